@@ -1,0 +1,85 @@
+"""Output helpers shared by the CLI commands: JSON on stdout, rich text, progress bars.
+
+rich is imported on first use so that ``mlops-guard --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.progress import Progress
+
+__all__ = ["console", "error_line", "print_json", "progress", "to_jsonable"]
+
+_console: Console | None = None
+
+
+def console() -> Console:
+    """A rich console on stdout (created once)."""
+    global _console
+    if _console is None:
+        from rich.console import Console
+
+        _console = Console(highlight=False)
+    return _console
+
+
+def to_jsonable(value: Any) -> Any:
+    """Make dataclasses, pydantic models, paths, datetimes and numpy scalars JSON-ready."""
+    import dataclasses
+
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {k: to_jsonable(v) for k, v in dataclasses.asdict(value).items()}
+    if hasattr(value, "model_dump"):
+        return to_jsonable(value.model_dump(mode="json"))
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if hasattr(value, "item") and callable(value.item):  # numpy scalar
+        return value.item()
+    return value
+
+
+def print_json(value: Any) -> None:
+    """Write one JSON document to stdout (nothing else goes to stdout with ``--json``)."""
+    sys.stdout.write(json.dumps(to_jsonable(value), indent=2, allow_nan=False) + "\n")
+    sys.stdout.flush()
+
+
+def error_line(message: str) -> None:
+    """One line on stderr, the CLI's only way of reporting a user error."""
+    sys.stderr.write(f"mlops-guard: error: {' '.join(message.split())}\n")
+    sys.stderr.flush()
+
+
+@contextmanager
+def progress(enabled: bool = True) -> Iterator[Progress | None]:
+    """A rich progress bar on stderr for long CLI work; None when disabled (``--json``, no TTY)."""
+    if not enabled or not sys.stderr.isatty():
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    ) as bar:
+        yield bar

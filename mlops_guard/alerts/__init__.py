@@ -1,0 +1,1 @@
+"""mlops-guard alerts (see the module docs)."""

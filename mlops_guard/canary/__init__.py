@@ -1,0 +1,1 @@
+"""mlops-guard canary (see the module docs)."""

@@ -1,0 +1,276 @@
+"""Reading and writing data files: CSV (optionally ``.gz``) or Parquet, chosen by extension.
+
+Every failure becomes a :class:`~mlops_guard.errors.DataError` subclass whose message names the
+file and the problem, so the CLI can print one line and exit 2.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import hashlib
+import zlib
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from mlops_guard.errors import DataNotFound, EmptyData, SchemaError, UnreadableData
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import pyarrow as pa
+
+__all__ = [
+    "DataFormat",
+    "data_format",
+    "file_sha256",
+    "fingerprint",
+    "iter_batches",
+    "read_arrow",
+    "read_table",
+    "write_table",
+]
+
+DataFormat = Literal["csv", "parquet"]
+
+_CSV_SUFFIXES = {".csv", ".csv.gz", ".tsv", ".tsv.gz"}
+_PARQUET_SUFFIXES = {".parquet", ".pq", ".parq"}
+
+
+def data_format(path: Path) -> DataFormat:
+    """The format a path's extension names; raises :class:`UnreadableData` for others."""
+    name = path.name.lower()
+    if any(name.endswith(suffix) for suffix in _PARQUET_SUFFIXES):
+        return "parquet"
+    if any(name.endswith(suffix) for suffix in _CSV_SUFFIXES):
+        return "csv"
+    raise UnreadableData(
+        f"{str(path)!r} has an extension mlops-guard cannot read",
+        hint="use .csv, .csv.gz or .parquet",
+        path=str(path),
+    )
+
+
+def _check_path(path: Path) -> None:
+    if not path.exists():
+        raise DataNotFound(
+            f"data file {str(path)!r} does not exist", hint="check the path", path=str(path)
+        )
+    if path.is_dir():
+        raise DataNotFound(
+            f"{str(path)!r} is a directory, not a data file",
+            hint="pass one CSV or Parquet file",
+            path=str(path),
+        )
+    if path.stat().st_size == 0:
+        raise EmptyData(
+            f"data file {str(path)!r} is empty (0 bytes)",
+            hint="pass a file with a header and rows",
+            path=str(path),
+        )
+
+
+def _csv_header(path: Path) -> list[str]:
+    """The header row, read with the csv module so duplicate names are seen as they are."""
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    delimiter = "\t" if ".tsv" in path.name.lower() else ","
+    try:
+        with opener(path, "rt", encoding="utf-8", newline="") as handle:  # type: ignore[operator]
+            return next(csv.reader(handle, delimiter=delimiter), [])
+    except UnicodeDecodeError as exc:
+        raise UnreadableData(
+            f"{str(path)!r} is not UTF-8 text (a byte that does not decode near the start of the file)",
+            hint="re-export the file as UTF-8 CSV",
+            path=str(path),
+        ) from exc
+    except (OSError, EOFError, zlib.error) as exc:
+        raise UnreadableData(
+            f"{str(path)!r} cannot be decompressed or read ({exc})",
+            hint="the gzip file may be truncated; copy it again",
+            path=str(path),
+        ) from exc
+
+
+def _check_columns(path: Path, names: list[str]) -> None:
+    if not names or all(not name.strip() for name in names):
+        raise EmptyData(
+            f"{str(path)!r} has no columns", hint="the first line must be a header", path=str(path)
+        )
+    duplicates = sorted(name for name, count in Counter(names).items() if count > 1)
+    if duplicates:
+        raise SchemaError(
+            f"{str(path)!r} has duplicate column names: {', '.join(map(repr, duplicates))}",
+            hint="rename the columns so each name appears once",
+            path=str(path),
+            columns=duplicates,
+        )
+
+
+def _csv_options(path: Path) -> tuple[object, object, object]:
+    from pyarrow import csv as pacsv
+
+    delimiter = "\t" if ".tsv" in path.name.lower() else ","
+    return (
+        pacsv.ReadOptions(block_size=16 << 20),
+        pacsv.ParseOptions(delimiter=delimiter),
+        # Empty strings and the usual spellings of missing become nulls, as pandas would read them.
+        pacsv.ConvertOptions(
+            null_values=["", "NA", "N/A", "NaN", "nan", "null", "NULL", "None"],
+            strings_can_be_null=True,
+        ),
+    )
+
+
+def _wrap_read_error(path: Path, exc: Exception) -> UnreadableData:
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    if "utf8" in text.lower() or "utf-8" in text.lower():
+        hint = "the file has bytes that are not UTF-8; re-export it as UTF-8"
+    elif path.name.lower().endswith(".gz"):
+        hint = "the gzip stream may be truncated or corrupt; copy the file again"
+    else:
+        hint = "check that the file is complete and in the format its extension names"
+    return UnreadableData(f"cannot read {str(path)!r}: {text}", hint=hint, path=str(path))
+
+
+def read_arrow(path: str | Path) -> pa.Table:
+    """Read a whole file into an Arrow table, with the checks of :func:`read_table`."""
+    import pyarrow as pa
+
+    path = Path(path)
+    _check_path(path)
+    fmt = data_format(path)
+    if fmt == "csv":
+        _check_columns(path, _csv_header(path))
+        from pyarrow import csv as pacsv
+
+        read_opts, parse_opts, convert_opts = _csv_options(path)
+        try:
+            table = pacsv.read_csv(
+                str(path),
+                read_options=read_opts,  # type: ignore[arg-type]
+                parse_options=parse_opts,  # type: ignore[arg-type]
+                convert_options=convert_opts,  # type: ignore[arg-type]
+            )
+        except (pa.ArrowInvalid, pa.ArrowException, OSError, EOFError, zlib.error) as exc:
+            raise _wrap_read_error(path, exc) from exc
+    else:
+        import pyarrow.parquet as pq
+
+        try:
+            table = pq.read_table(str(path))
+        except (pa.ArrowInvalid, pa.ArrowException, OSError) as exc:
+            raise _wrap_read_error(path, exc) from exc
+        _check_columns(path, list(table.column_names))
+    if table.num_rows == 0:
+        raise EmptyData(
+            f"{str(path)!r} has a header but no rows",
+            hint="pass a batch with at least one row",
+            path=str(path),
+        )
+    return table
+
+
+def read_table(path: str | Path) -> pd.DataFrame:
+    """Read a CSV (``.csv``, ``.csv.gz``) or Parquet file into a DataFrame.
+
+    Raises :class:`DataNotFound`, :class:`EmptyData`, :class:`UnreadableData` or
+    :class:`SchemaError` (duplicate column names) with a one-line message naming the file.
+
+    >>> read_table("/no/such/file.csv")
+    Traceback (most recent call last):
+    ...
+    mlops_guard.errors.DataNotFound: data file '/no/such/file.csv' does not exist; check the path
+    """
+    return read_arrow(path).to_pandas()
+
+
+def iter_batches(
+    path: str | Path, *, batch_rows: int = 1_000_000, columns: list[str] | None = None
+) -> Iterator[pa.RecordBatch]:
+    """Stream a file in record batches of about ``batch_rows`` rows, with bounded memory."""
+    import pyarrow as pa
+
+    path = Path(path)
+    _check_path(path)
+    fmt = data_format(path)
+    seen_rows = 0
+    if fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        try:
+            parquet = pq.ParquetFile(str(path))
+            _check_columns(path, list(parquet.schema_arrow.names))
+            batches: Iterator[pa.RecordBatch] = parquet.iter_batches(
+                batch_size=batch_rows, columns=columns
+            )
+            for batch in batches:
+                seen_rows += batch.num_rows
+                yield batch
+        except (pa.ArrowInvalid, pa.ArrowException, OSError) as exc:
+            raise _wrap_read_error(path, exc) from exc
+    else:
+        _check_columns(path, _csv_header(path))
+        from pyarrow import csv as pacsv
+
+        read_opts, parse_opts, convert_opts = _csv_options(path)
+        if columns is not None:
+            convert_opts.include_columns = columns  # type: ignore[attr-defined]
+        try:
+            reader = pacsv.open_csv(
+                str(path),
+                read_options=read_opts,  # type: ignore[arg-type]
+                parse_options=parse_opts,  # type: ignore[arg-type]
+                convert_options=convert_opts,  # type: ignore[arg-type]
+            )
+            for batch in reader:
+                seen_rows += batch.num_rows
+                yield batch
+        except (pa.ArrowInvalid, pa.ArrowException, OSError, EOFError, zlib.error) as exc:
+            raise _wrap_read_error(path, exc) from exc
+    if seen_rows == 0:
+        raise EmptyData(
+            f"{str(path)!r} has a header but no rows",
+            hint="pass a batch with at least one row",
+            path=str(path),
+        )
+
+
+def write_table(df: pd.DataFrame, path: str | Path) -> Path:
+    """Write a DataFrame as CSV or Parquet (by extension), atomically (temp file, then rename)."""
+    path = Path(path)
+    fmt = data_format(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    if fmt == "parquet":
+        df.to_parquet(tmp, index=False)
+    else:
+        compression = "gzip" if path.name.lower().endswith(".gz") else None
+        df.to_csv(tmp, index=False, compression=compression)
+    tmp.replace(path)
+    return path
+
+
+def fingerprint(df: pd.DataFrame) -> str:
+    """A content hash of a DataFrame (values, column names and order), stable across runs.
+
+    Rows are hashed with pandas' vectorised hashing, so a million rows take milliseconds.
+    """
+    import pandas as pd
+
+    digest = hashlib.sha256()
+    digest.update("\x1f".join(map(str, df.columns)).encode())
+    digest.update("\x1f".join(str(t) for t in df.dtypes).encode())
+    row_hashes = pd.util.hash_pandas_object(df, index=False).to_numpy()
+    digest.update(row_hashes.tobytes())
+    return f"sha256:{digest.hexdigest()}"
+
+
+def file_sha256(path: str | Path) -> str:
+    """The SHA-256 of a file's bytes, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return f"sha256:{digest.hexdigest()}"
+

@@ -1,0 +1,1 @@
+"""mlops-guard drift (see the module docs)."""

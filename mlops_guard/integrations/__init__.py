@@ -1,0 +1,1 @@
+"""mlops-guard integrations (see the module docs)."""

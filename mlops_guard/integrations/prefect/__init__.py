@@ -1,0 +1,1 @@
+"""mlops-guard integrations/prefect (see the module docs)."""

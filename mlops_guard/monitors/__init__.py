@@ -1,0 +1,1 @@
+"""mlops-guard monitors (see the module docs)."""

@@ -1,0 +1,1 @@
+"""mlops-guard pipelines (see the module docs)."""

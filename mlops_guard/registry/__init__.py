@@ -1,0 +1,1 @@
+"""mlops-guard registry (see the module docs)."""

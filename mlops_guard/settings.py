@@ -1,0 +1,129 @@
+"""Settings shared by every part of mlops-guard, read from ``MLOPS_GUARD_*`` environment variables.
+
+Each concern with thresholds of its own (drift, canary, monitors, alerts) keeps a settings class
+beside its code with a longer prefix (``MLOPS_GUARD_DRIFT_`` and so on), so that a threshold lives
+next to the statistics that use it and names its source.
+
+>>> import os
+>>> os.environ["MLOPS_GUARD_WORKDIR"] = "/tmp/guard-example"
+>>> GuardSettings().workdir.as_posix()
+'/tmp/guard-example'
+>>> del os.environ["MLOPS_GUARD_WORKDIR"]
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["GuardSettings", "ValidationPolicy", "load_settings"]
+
+ValidationPolicy = Literal["fail", "quarantine_rows"]
+
+
+class GuardSettings(BaseSettings):
+    """Core settings. Every field can be set as ``MLOPS_GUARD_<FIELD>`` (case-insensitive)."""
+
+    model_config = SettingsConfigDict(env_prefix="MLOPS_GUARD_", extra="ignore")
+
+    workdir: Path = Field(
+        default=Path(".mlops-guard"),
+        description="Where run logs, metrics, predictions, quarantine and the default MLflow "
+        "store live.",
+    )
+    tracking_uri: str | None = Field(
+        default=None,
+        description="MLflow tracking (and registry) URI; default: a SQLite file in the workdir.",
+    )
+    pushgateway_url: str | None = Field(
+        default=None,
+        description="Prometheus Pushgateway URL; default none: metrics go to a textfile.",
+    )
+    pushgateway_timeout_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        description="A push that takes longer is abandoned and counted as a sink failure, so a "
+        "slow gateway cannot stall a pipeline stage.",
+    )
+    webhook_token: SecretStr | None = Field(
+        default=None, description="Bearer token the alert receiver requires."
+    )
+    model_name: str = Field(default="churn", min_length=1, description="Registered model name.")
+    experiment_name: str = Field(default="mlops-guard", min_length=1)
+    metrics_job: str = Field(
+        default="mlops_guard", min_length=1, description="Prometheus job label for pushes."
+    )
+    training_validation_policy: ValidationPolicy = Field(
+        default="fail",
+        description="A training batch that fails validation stops training: a model must not "
+        "learn from data its contract rejects.",
+    )
+    inference_validation_policy: ValidationPolicy = Field(
+        default="quarantine_rows",
+        description="Scoring goes on with the rows that pass; the rest are quarantined.",
+    )
+
+    @field_validator("workdir")
+    @classmethod
+    def _workdir_not_a_file(cls, value: Path) -> Path:
+        if value.exists() and not value.is_dir():
+            # Imported here: errors is tiny, but keeps this module's import list minimal.
+            from mlops_guard.errors import ConfigError
+
+            raise ConfigError(
+                f"workdir {str(value)!r} is a file, not a directory",
+                hint="point MLOPS_GUARD_WORKDIR (or --workdir) at a directory",
+            )
+        return value
+
+    @property
+    def mlflow_tracking_uri(self) -> str:
+        """The tracking URI in force: the configured one, or SQLite in the workdir."""
+        if self.tracking_uri:
+            return self.tracking_uri
+        return f"sqlite:///{(self.workdir.resolve() / 'mlflow.db').as_posix()}"
+
+    @property
+    def runlog_path(self) -> Path:
+        return self.workdir / "logs" / "runlog.jsonl"
+
+    @property
+    def metrics_textfile(self) -> Path:
+        return self.workdir / "metrics" / f"{self.metrics_job}.prom"
+
+    @property
+    def predictions_dir(self) -> Path:
+        return self.workdir / "predictions"
+
+    @property
+    def quarantine_dir(self) -> Path:
+        return self.workdir / "quarantine"
+
+    @property
+    def artifacts_dir(self) -> Path:
+        return self.workdir / "artifacts"
+
+
+def load_settings(**overrides: object) -> GuardSettings:
+    """Build settings from the environment plus explicit overrides (CLI options win).
+
+    A value pydantic rejects becomes a :class:`~mlops_guard.errors.ConfigError` naming the
+    variable, so the CLI can print one line instead of a validation dump.
+    """
+    from pydantic import ValidationError
+
+    from mlops_guard.errors import ConfigError
+
+    given = {key: value for key, value in overrides.items() if value is not None}
+    try:
+        return GuardSettings(**given)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(part) for part in first["loc"]) or "settings"
+        raise ConfigError(
+            f"setting {field} = {first.get('input')!r} is invalid: {first['msg']}",
+            hint=f"fix MLOPS_GUARD_{field.upper()} or the matching option",
+        ) from exc

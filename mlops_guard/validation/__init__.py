@@ -1,0 +1,1 @@
+"""mlops-guard validation (see the module docs)."""

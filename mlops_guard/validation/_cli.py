@@ -1,0 +1,10 @@
+"""Sub-commands of the validation concern (registered by :mod:`mlops_guard.cli`)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+
+def register(commands: "argparse._SubParsersAction[Any]") -> None:
+    """Add this concern's sub-commands. Import nothing heavy here: --help must stay fast."""

@@ -1,0 +1,62 @@
+"""Fixtures shared by the whole suite: telemetry off, a real Prefect server, a fresh workdir."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+# Telemetry off before anything imports Prefect, Evidently or Great Expectations (no network here,
+# and users expect none from tests).
+for _name, _value in {
+    "DO_NOT_TRACK": "1",
+    "EVIDENTLY_DISABLE_TELEMETRY": "1",
+    "GX_ANALYTICS_ENABLED": "false",
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+}.items():
+    os.environ.setdefault(_name, _value)
+# Keep Prefect's profile and any stray database out of the user's home.
+os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="mlops-guard-prefect-home-"))
+
+from mlops_guard.metrics import GuardMetrics, reset_metrics  # noqa: E402
+from mlops_guard.settings import GuardSettings  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def prefect_server() -> Iterator[str]:
+    """A real Prefect server (subprocess, temporary SQLite) for the whole session.
+
+    One harness for the session: its cold start takes tens of seconds on a 2-core machine.
+    Yields the API URL.
+    """
+    from prefect.settings import PREFECT_API_URL
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=180):
+        yield str(PREFECT_API_URL.value())
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh working directory, set as MLOPS_GUARD_WORKDIR for the test."""
+    path = tmp_path / "guard"
+    path.mkdir()
+    monkeypatch.setenv("MLOPS_GUARD_WORKDIR", str(path))
+    for name in ("MLOPS_GUARD_TRACKING_URI", "MLOPS_GUARD_PUSHGATEWAY_URL"):
+        monkeypatch.delenv(name, raising=False)
+    return path
+
+
+@pytest.fixture
+def settings(workdir: Path) -> GuardSettings:
+    return GuardSettings(workdir=workdir)
+
+
+@pytest.fixture
+def metrics() -> GuardMetrics:
+    """Fresh process-wide metrics, so counters start at zero in every test."""
+    return reset_metrics()
