@@ -5,6 +5,93 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+_STATES = ("pending", "processing", "done", "failed", "recorded", "skipped")
 
-def register(commands: "argparse._SubParsersAction[Any]") -> None:
+
+def register(commands: argparse._SubParsersAction[Any]) -> None:
     """Add this concern's sub-commands. Import nothing heavy here: --help must stay fast."""
+    alerts = commands.add_parser(
+        "alerts", help="the Alertmanager webhook receiver that rolls models back"
+    )
+    sub = alerts.add_subparsers(dest="alerts_command", metavar="SUBCOMMAND")
+    sub.required = True
+
+    serve = sub.add_parser(
+        "serve",
+        help="receive Alertmanager webhooks on POST /alertmanager and act on them",
+        description="Alerts labelled action=rollback and model=NAME roll that model back once. "
+        "Token: MLOPS_GUARD_WEBHOOK_TOKEN (required beyond 127.0.0.1).",
+    )
+    serve.add_argument("--host", default=None, help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=None, help="port (default 9095)")
+    serve.add_argument("--store", default=None, help="inbox SQLite file")
+    serve.set_defaults(handler=_serve)
+
+    inbox = sub.add_parser("inbox", help="list the alerts the receiver stored")
+    inbox.add_argument("--state", choices=_STATES, default=None, help="only rows in this state")
+    inbox.add_argument("--store", default=None, help="inbox SQLite file")
+    inbox.add_argument("--json", action="store_true", help="print one JSON document")
+    inbox.set_defaults(handler=_inbox)
+
+
+def _alerts_settings(args: argparse.Namespace) -> Any:
+    from pydantic import ValidationError
+
+    from mlops_guard.alerts._settings import AlertsSettings
+    from mlops_guard.errors import ConfigError
+
+    overrides = {"store": args.store} if args.store else {}
+    try:
+        return AlertsSettings(**overrides)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(part) for part in first["loc"]) or "settings"
+        raise ConfigError(
+            f"setting {field} = {first.get('input')!r} is invalid: {first['msg']}",
+            hint=f"fix MLOPS_GUARD_ALERTS_{field.upper()} or the matching option",
+        ) from exc
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from mlops_guard.alerts._receiver import serve
+    from mlops_guard.errors import ConfigError
+    from mlops_guard.settings import load_settings
+
+    if args.port is not None and not 0 <= args.port <= 65535:
+        raise ConfigError(f"--port {args.port} is not a port", hint="use 0-65535")
+    serve(
+        args.host,
+        args.port,
+        guard_settings=load_settings(),
+        settings=_alerts_settings(args),
+    )
+    return 0
+
+
+def _inbox(args: argparse.Namespace) -> int:
+    from mlops_guard._console import console, print_json
+    from mlops_guard.alerts._store import AlertStore
+    from mlops_guard.errors import DataNotFound
+    from mlops_guard.settings import load_settings
+
+    path = _alerts_settings(args).store_path(load_settings().workdir)
+    if not path.exists():
+        raise DataNotFound(
+            f"alert inbox {str(path)!r} does not exist",
+            hint="start 'mlops-guard alerts serve' first, or pass --store",
+        )
+    with AlertStore(path) as store:
+        rows = store.list(state=args.state)
+    if args.json:
+        print_json(rows)
+        return 0
+    out = console()
+    if not rows:
+        out.print("no alerts")
+    for row in rows:
+        out.print(
+            f"{row.id:>5}  {row.received_at}  {row.state:<10} {row.status:<8} "
+            f"{row.alertname} fp={row.fingerprint} model={row.model or '-'} "
+            f"deliveries={row.deliveries} {row.note or row.last_error or ''}"
+        )
+    return 0

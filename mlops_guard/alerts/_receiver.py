@@ -1,0 +1,323 @@
+"""The Alertmanager webhook receiver: an ASGI app (FastAPI) served by uvicorn.
+
+``POST /alertmanager`` checks, in this order, the bearer token (401), the body size (413), the
+JSON (400) and the schema, version "4" included (422); then it stores every alert of the
+payload in the durable inbox and answers 202 only after the commit. Acting happens on the
+processor's thread, never in the request: Alertmanager's webhook timeout cannot cut a rollback in
+half. ``GET /healthz`` answers 200 while the processor runs (503 otherwise); ``GET /metrics``
+exposes the process's metrics.
+
+>>> from mlops_guard.settings import GuardSettings
+>>> import tempfile
+>>> app = create_app(guard_settings=GuardSettings(workdir=tempfile.mkdtemp()),
+...                  handler=lambda alert: None)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import json
+import socket
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any
+
+from mlops_guard.errors import AlertError, ConfigError
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI, Request, Response
+
+    from mlops_guard.alerts._payload import WebhookPayload
+    from mlops_guard.alerts._processor import ActionHandler, AlertProcessor
+    from mlops_guard.alerts._settings import AlertsSettings
+    from mlops_guard.alerts._store import AlertStore
+    from mlops_guard.metrics import GuardMetrics
+    from mlops_guard.settings import GuardSettings
+
+__all__ = ["create_app", "default_handler", "is_loopback", "serve"]
+
+WEBHOOK_PATH = "/alertmanager"
+
+
+def is_loopback(host: str) -> bool:
+    """True for 127.0.0.0/8, ::1 and ``localhost``."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def default_handler(guard_settings: GuardSettings, settings: AlertsSettings) -> ActionHandler:
+    """The rollback handler the settings ask for (in-process, or the Prefect deployment)."""
+    from mlops_guard.alerts._processor import (
+        deployment_rollback_handler,
+        registry_rollback_handler,
+    )
+
+    if settings.rollback_mode == "deployment":
+        import os
+
+        if not os.environ.get("PREFECT_API_URL"):
+            raise ConfigError(
+                "MLOPS_GUARD_ALERTS_ROLLBACK_MODE=deployment but PREFECT_API_URL is not set",
+                hint="set PREFECT_API_URL to the Prefect server's API, or use in_process",
+            )
+        return deployment_rollback_handler(settings)
+    return registry_rollback_handler(guard_settings, settings)
+
+
+def create_app(
+    *,
+    guard_settings: GuardSettings | None = None,
+    settings: AlertsSettings | None = None,
+    handler: ActionHandler | None = None,
+    metrics: GuardMetrics | None = None,
+    store: AlertStore | None = None,
+) -> FastAPI:
+    """Build the receiver. The inbox is opened (and locked) now, so a second receiver on the
+    same inbox fails here with :class:`~mlops_guard.errors.AlertError`, before it listens.
+
+    ``handler`` defaults to :func:`default_handler`; tests inject their own.
+    """
+    from fastapi import FastAPI
+
+    from mlops_guard.alerts._processor import AlertProcessor
+    from mlops_guard.alerts._settings import AlertsSettings
+    from mlops_guard.alerts._store import AlertStore
+    from mlops_guard.metrics import get_metrics
+    from mlops_guard.settings import GuardSettings
+
+    guard_settings = guard_settings or GuardSettings()
+    settings = settings or AlertsSettings()
+    metrics = metrics or get_metrics()
+    handler = handler or default_handler(guard_settings, settings)
+    inbox = store or AlertStore(settings.store_path(guard_settings.workdir), exclusive=True)
+    processor = AlertProcessor(
+        inbox, handler, settings=settings, guard_settings=guard_settings, metrics=metrics
+    )
+    token = (
+        guard_settings.webhook_token.get_secret_value() if guard_settings.webhook_token else None
+    )
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        processor.start()
+        try:
+            yield
+        finally:
+            processor.stop()
+            inbox.close()
+
+    app = FastAPI(
+        title="mlops-guard alert receiver",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+    app.state.store = inbox
+    app.state.processor = processor
+
+    async def healthz() -> Response:
+        from fastapi.responses import JSONResponse
+        from starlette.concurrency import run_in_threadpool
+
+        try:
+            counts = await run_in_threadpool(inbox.counts)
+        except AlertError as exc:
+            return JSONResponse({"status": "unhealthy", "error": str(exc)}, status_code=503)
+        healthy = processor.running
+        return JSONResponse(
+            {"status": "ok" if healthy else "processor stopped", "alerts": counts},
+            status_code=200 if healthy else 503,
+        )
+
+    async def metrics_endpoint() -> Response:
+        from fastapi.responses import Response as PlainResponse
+        from prometheus_client import CONTENT_TYPE_LATEST
+
+        return PlainResponse(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
+
+    app.add_api_route(
+        WEBHOOK_PATH, _Webhook(inbox, processor, settings, metrics, token), methods=["POST"]
+    )
+    app.add_api_route("/healthz", healthz, methods=["GET"])
+    app.add_api_route("/metrics", metrics_endpoint, methods=["GET"])
+    return app
+
+
+def _refuse(
+    metrics: GuardMetrics,
+    status: int,
+    message: str,
+    *,
+    headers: dict[str, str] | None = None,
+    problems: list[dict[str, str]] | None = None,
+) -> Response:
+    from fastapi.responses import JSONResponse
+
+    metrics.alerts_received_total.labels(status="rejected").inc()
+    body: dict[str, Any] = {"error": message}
+    if problems is not None:
+        body["problems"] = problems
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+class _Webhook:
+    """``POST /alertmanager``: check, store, answer 202, wake the processor."""
+
+    def __init__(
+        self,
+        inbox: AlertStore,
+        processor: AlertProcessor,
+        settings: AlertsSettings,
+        metrics: GuardMetrics,
+        token: str | None,
+    ) -> None:
+        self.inbox = inbox
+        self.processor = processor
+        self.settings = settings
+        self.metrics = metrics
+        self.token = token
+
+    async def __call__(self, request: Request) -> Response:
+        from fastapi.responses import JSONResponse
+        from starlette.concurrency import run_in_threadpool
+
+        checked = await self._check(request)
+        if not isinstance(checked, WebhookPayload):
+            return checked
+        try:
+            results = await run_in_threadpool(
+                self.inbox.add, checked.alerts, receiver=checked.receiver
+            )
+        except AlertError as exc:
+            # 503: Alertmanager retries, so the alert is not lost while the disk is unhappy.
+            return JSONResponse({"error": str(exc)}, status_code=503)
+        for result in results:
+            if result.duplicate:
+                status = "duplicate"
+            elif result.state == "pending":
+                status = "queued"
+            else:
+                status = "recorded"
+            self.metrics.alerts_received_total.labels(status=status).inc()
+        self.processor.wake()
+        stored = [
+            {
+                "id": r.id,
+                "fingerprint": r.fingerprint,
+                "duplicate": r.duplicate,
+                "state": r.state,
+                "note": r.note,
+            }
+            for r in results
+        ]
+        return JSONResponse({"stored": stored}, status_code=202)
+
+    async def _check(self, request: Request) -> WebhookPayload | Response:
+        from pydantic import ValidationError
+
+        from mlops_guard.alerts._payload import WebhookPayload
+
+        if self.token is not None:
+            given = request.headers.get("authorization", "")
+            scheme, _, credentials = given.partition(" ")
+            if scheme.lower() != "bearer" or not hmac.compare_digest(
+                credentials.strip().encode(), self.token.encode()
+            ):
+                return _refuse(
+                    self.metrics,
+                    401,
+                    "missing or wrong bearer token",
+                    headers={"WWW-Authenticate": "Bearer"},
+                )
+        limit = self.settings.max_body_bytes
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            return _refuse(self.metrics, 413, f"body of {declared} bytes exceeds {limit}")
+        body = bytearray()
+        async for chunk in request.stream():  # a chunked body has no Content-Length to trust
+            body.extend(chunk)
+            if len(body) > limit:
+                return _refuse(self.metrics, 413, f"body exceeds the limit of {limit} bytes")
+        try:
+            document = json.loads(body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            return _refuse(self.metrics, 400, f"body is not JSON: {exc}")
+        try:
+            return WebhookPayload.model_validate(document)
+        except ValidationError as exc:
+            problems = [
+                {"loc": ".".join(str(part) for part in err["loc"]), "msg": err["msg"]}
+                for err in exc.errors()[:20]
+            ]
+            return _refuse(
+                self.metrics,
+                422,
+                "not an Alertmanager webhook payload (version 4)",
+                problems=problems,
+            )
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise ConfigError(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc}",
+            hint="pick another --port (or MLOPS_GUARD_ALERTS_PORT), or stop what uses it",
+        ) from exc
+    sock.listen(128)
+    sock.set_inheritable(True)
+    return sock
+
+
+def serve(
+    host: str | None = None,
+    port: int | None = None,
+    *,
+    guard_settings: GuardSettings | None = None,
+    settings: AlertsSettings | None = None,
+) -> None:
+    """Run the receiver until SIGINT/SIGTERM (blocking).
+
+    Refuses to listen beyond loopback without ``MLOPS_GUARD_WEBHOOK_TOKEN``: an open rollback
+    trigger on the network is a denial-of-service button.
+    """
+    from mlops_guard.alerts._settings import AlertsSettings
+    from mlops_guard.settings import GuardSettings
+
+    guard_settings = guard_settings or GuardSettings()
+    settings = settings or AlertsSettings()
+    host = host or settings.host
+    port = settings.port if port is None else port
+    if not is_loopback(host) and guard_settings.webhook_token is None:
+        raise ConfigError(
+            f"refusing to listen on {host} without a webhook token",
+            hint="set MLOPS_GUARD_WEBHOOK_TOKEN (and Alertmanager's bearer token), "
+            "or listen on 127.0.0.1",
+        )
+    import uvicorn
+
+    sock = _bind(host, port)
+    try:
+        app = create_app(guard_settings=guard_settings, settings=settings)
+        bound_host, bound_port = sock.getsockname()[:2]
+        sys.stderr.write(
+            f"mlops-guard: alert receiver on http://{bound_host}:{bound_port}{WEBHOOK_PATH} "
+            f"(inbox {settings.store_path(guard_settings.workdir)})\n"
+        )
+        sys.stderr.flush()
+        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
+        uvicorn.Server(config).run(sockets=[sock])
+    finally:
+        sock.close()

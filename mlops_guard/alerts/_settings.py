@@ -1,0 +1,99 @@
+"""Settings of the alert receiver, read from ``MLOPS_GUARD_ALERTS_*`` environment variables.
+
+The bearer token is a core setting (``MLOPS_GUARD_WEBHOOK_TOKEN``) because Alertmanager's
+config, the receiver and the deployment docs all name it; everything else lives here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["AlertsSettings", "RollbackMode"]
+
+RollbackMode = Literal["in_process", "deployment"]
+
+
+class AlertsSettings(BaseSettings):
+    """Receiver settings. Every field can be set as ``MLOPS_GUARD_ALERTS_<FIELD>``."""
+
+    model_config = SettingsConfigDict(env_prefix="MLOPS_GUARD_ALERTS_", extra="ignore")
+
+    host: str = Field(
+        default="127.0.0.1",
+        description="Address the receiver binds; anything but loopback requires "
+        "MLOPS_GUARD_WEBHOOK_TOKEN.",
+    )
+    port: int = Field(
+        default=9095,
+        ge=0,
+        le=65535,
+        description="Port of the receiver (9095: next to Alertmanager's 9093/9094).",
+    )
+    store: Path | None = Field(
+        default=None,
+        description="SQLite file of the durable inbox; default <workdir>/alerts/inbox.sqlite.",
+    )
+    max_body_bytes: int = Field(
+        default=1_048_576,
+        gt=0,
+        description="Larger POST bodies are refused with 413. 1 MiB holds a webhook of several "
+        "hundred alerts; Alertmanager's own max_alerts default is 0 (no limit), so a group that "
+        "large is a misconfiguration, not an incident.",
+    )
+    rollback_mode: RollbackMode = Field(
+        default="in_process",
+        description="'in_process' calls mlops_guard.registry.rollback here; 'deployment' runs the "
+        "rollback deployment through the Prefect API in PREFECT_API_URL.",
+    )
+    rollback_deployment: str = Field(
+        default="rollback/rollback",
+        min_length=3,
+        description="'<flow name>/<deployment name>' run in 'deployment' mode (deployments/"
+        "prefect.yaml names it so).",
+    )
+    deployment_timeout_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description="How long one attempt waits for the rollback flow run to finish; a process "
+        "worker took about 7 s here, most of it polling and process start.",
+    )
+    max_attempts: int = Field(
+        default=6,
+        ge=1,
+        description="Attempts before an action is marked failed; with the default backoff the "
+        "last attempt is about 15 s after the first, long enough for an MLflow restart.",
+    )
+    backoff_initial_seconds: float = Field(
+        default=0.5,
+        gt=0,
+        description="Wait before the second attempt; doubled after each failure.",
+    )
+    backoff_max_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="Cap on the wait between attempts.",
+    )
+    actor: str = Field(
+        default="alertmanager",
+        min_length=1,
+        description="Actor recorded in the registry's alias history for alert-driven rollbacks.",
+    )
+    check_alert_version: bool = Field(
+        default=True,
+        description="When the alert carries a model_version label and the champion is no longer "
+        "that version, record the alert as stale instead of undoing another promotion.",
+    )
+    shutdown_grace_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="On shutdown, how long to wait for an action in flight; an unfinished one "
+        "stays in the inbox and is finished after the restart.",
+    )
+
+    def store_path(self, workdir: Path) -> Path:
+        """The inbox file in force: the configured one, or one in the working directory."""
+        return self.store if self.store is not None else workdir / "alerts" / "inbox.sqlite"
