@@ -1,1 +1,64 @@
-"""mlops-guard registry (see the module docs)."""
+"""Model versions on the MLflow Model Registry: champion and challenger aliases, an audit
+trail of every alias move, and rollback in one step.
+
+Aliases ``champion`` and ``challenger`` point at versions of a registered model. Promotions form a
+stack; :func:`rollback` pops it (a rollback is never itself rolled back to) or goes ``to_version``.
+Every move is a compare-and-set under a cross-process lock (a file lock in the working directory,
+or a Prefect global concurrency limit when ``PREFECT_API_URL`` is set) and is recorded in MLflow
+itself, as registered-model tags ``mlops_guard.alias_history.<seq>`` (one JSON event each; they
+survive restarts and show on the model's page in the MLflow UI).
+
+>>> from mlops_guard.registry import promote, rollback, history  # doctest: +SKIP
+>>> promote("churn", "2", reason="canary passed", actor="ci")  # doctest: +SKIP
+>>> rollback("churn", reason="error rate", actor="oncall").to_version  # doctest: +SKIP
+'1'
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from mlops_guard.registry._aliases import (
+    CHALLENGER,
+    CHAMPION,
+    aliases,
+    get_challenger,
+    get_champion,
+    history,
+    promote,
+    remove_challenger,
+    rollback,
+    set_challenger,
+)
+from mlops_guard.registry._history import AliasAction, AliasEvent, promotion_stack
+from mlops_guard.registry._settings import RegistrySettings
+
+if TYPE_CHECKING:
+    from mlops_guard.registry._flows import rollback_flow
+
+__all__ = [
+    "CHALLENGER",
+    "CHAMPION",
+    "AliasAction",
+    "AliasEvent",
+    "RegistrySettings",
+    "aliases",
+    "get_challenger",
+    "get_champion",
+    "history",
+    "promote",
+    "promotion_stack",
+    "remove_challenger",
+    "rollback",
+    "rollback_flow",
+    "set_challenger",
+]
+
+
+def __getattr__(name: str) -> Any:
+    # The flow imports Prefect (over a second): loaded on first access only.
+    if name == "rollback_flow":
+        from mlops_guard.registry._flows import rollback_flow
+
+        return rollback_flow
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,78 @@
+"""The rollback flow: what alerts trigger (in-process or through its deployment).
+
+Imported lazily by :mod:`mlops_guard.registry` (it imports Prefect).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from prefect import flow
+
+from mlops_guard.errors import AliasConflict
+from mlops_guard.registry._aliases import history, rollback
+from mlops_guard.registry._history import AliasEvent
+
+__all__ = ["ROLLBACK_FLOW_ACTOR", "artifact_key", "publish_table", "rollback_flow"]
+
+ROLLBACK_FLOW_ACTOR = "prefect:rollback_flow"
+_log = logging.getLogger("mlops_guard.registry")
+
+
+def artifact_key(prefix: str, model: str) -> str:
+    """A Prefect artifact key (lowercase letters, digits and dashes only)."""
+    return re.sub(r"[^a-z0-9-]+", "-", f"{prefix}-{model}".lower()).strip("-")
+
+
+def publish_table(key: str, rows: list[dict[str, Any]], description: str) -> None:
+    """A Prefect table artifact, best-effort: observability never fails the flow."""
+    try:
+        from prefect.artifacts import create_table_artifact
+
+        create_table_artifact(rows, key=key, description=description)
+    except Exception as exc:  # noqa: BLE001 - an artifact is a report, not the decision
+        from mlops_guard.metrics import get_metrics
+
+        get_metrics().sink_failures_total.labels(sink="prefect_artifact").inc()
+        _log.warning("Prefect artifact %s not created (%s)", key, exc)
+
+
+@flow(name="rollback", log_prints=False, validate_parameters=True)
+def rollback_flow(
+    model: str,
+    reason: str,
+    alert_fingerprint: str | None = None,
+    to_version: str | None = None,
+) -> dict[str, Any]:
+    """Roll ``model`` back one promotion (or ``to_version``); idempotent per alert fingerprint.
+
+    Returns ``{"status": ..., "event": {...}}`` where status is ``rolled_back``, ``duplicate``
+    (this alert was handled before: the earlier event is returned, nothing moved) or
+    ``already_rolled_back`` (another process moved the champion while this run decided; the
+    event is then that latest move). Other registry errors fail the run.
+    """
+    handled_before = bool(alert_fingerprint) and any(
+        event.alert_fingerprint == alert_fingerprint for event in history(model)
+    )
+    status = "duplicate" if handled_before else "rolled_back"
+    event: AliasEvent
+    try:
+        event = rollback(
+            model,
+            reason=reason,
+            actor=ROLLBACK_FLOW_ACTOR,
+            to_version=to_version,
+            alert_fingerprint=alert_fingerprint,
+        )
+    except AliasConflict:
+        # Someone else rolled back between our read and our move: the goal is met.
+        status = "already_rolled_back"
+        moves = [e for e in history(model) if e.alias == "champion"]
+        if not moves:
+            raise
+        event = moves[-1]
+    row = {"status": status, **event.to_dict()}
+    publish_table(artifact_key("rollback", model), [row], f"Rollback of {model}: {status}")
+    return {"status": status, "event": event.to_dict()}

@@ -1,0 +1,64 @@
+"""Settings of the registry concern: retries, timeouts and the alias lock."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["LockBackend", "RegistrySettings"]
+
+LockBackend = Literal["auto", "file", "prefect"]
+
+
+class RegistrySettings(BaseSettings):
+    """Every field can be set as ``MLOPS_GUARD_REGISTRY_<FIELD>``."""
+
+    model_config = SettingsConfigDict(env_prefix="MLOPS_GUARD_REGISTRY_", extra="ignore")
+
+    attempts: int = Field(
+        default=3,
+        ge=1,
+        description="Tries of one registry call before RegistryUnavailable. Three tries with "
+        "backoff ride out a restarting tracking server (seconds) without stalling an alert "
+        "receiver for minutes, which MLflow's own default (7 retries, 120 s timeout) would.",
+    )
+    backoff_seconds: float = Field(
+        default=0.25,
+        ge=0,
+        description="First pause between tries; doubled after each failed try (exponential "
+        "backoff, as MLflow's and Prefect's clients do).",
+    )
+    http_timeout_seconds: int = Field(
+        default=5,
+        ge=1,
+        description="Per-request timeout given to MLflow's HTTP client "
+        "(MLFLOW_HTTP_REQUEST_TIMEOUT; MLflow default 120 s). Applies only when the user has "
+        "not set that variable.",
+    )
+    http_max_retries: int = Field(
+        default=0,
+        ge=0,
+        description="Retries inside MLflow's HTTP client (MLFLOW_HTTP_REQUEST_MAX_RETRIES; "
+        "MLflow default 7 with backoff factor 2, i.e. minutes). 0 because mlops-guard retries "
+        "itself with a bounded budget. Applies only when the user has not set that variable.",
+    )
+    lock_backend: LockBackend = Field(
+        default="auto",
+        description="How alias moves are serialised across processes: 'file' (a file lock in "
+        "the workdir), 'prefect' (a Prefect global concurrency limit of 1), or 'auto' "
+        "(prefect when PREFECT_API_URL is set, else file).",
+    )
+    lock_timeout_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="Longest wait for the alias lock. An alias move holds it for well under a "
+        "second on SQLite, so a minute means a holder is stuck.",
+    )
+    lock_lease_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="Lease of the Prefect concurrency slot: a holder that dies frees the lock "
+        "after this long (Prefect default lease: 300 s).",
+    )
