@@ -196,9 +196,9 @@ _runlogs_lock = threading.Lock()
 def get_runlog(settings: GuardSettings | None = None) -> RunLog:
     """The run log of a working directory (one instance per path in this process)."""
     if settings is None:
-        from mlops_guard.settings import GuardSettings
+        from mlops_guard.settings import active_settings
 
-        settings = GuardSettings()
+        settings = active_settings()
     path = settings.runlog_path.resolve()
     with _runlogs_lock:
         if path not in _runlogs:

@@ -13,13 +13,16 @@ next to the statistics that use it and names its source.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["GuardSettings", "ValidationPolicy", "load_settings"]
+__all__ = ["GuardSettings", "ValidationPolicy", "active_settings", "load_settings", "use_settings"]
 
 ValidationPolicy = Literal["fail", "quarantine_rows"]
 
@@ -127,3 +130,22 @@ def load_settings(**overrides: object) -> GuardSettings:
             f"setting {field} = {first.get('input')!r} is invalid: {first['msg']}",
             hint=f"fix MLOPS_GUARD_{field.upper()} or the matching option",
         ) from exc
+
+
+_active: ContextVar[GuardSettings | None] = ContextVar("mlops_guard_settings", default=None)
+
+
+@contextmanager
+def use_settings(settings: GuardSettings) -> Iterator[GuardSettings]:
+    """Make ``settings`` the ones in force for the block (a flow given explicit settings binds
+    them, so its guarded stages log and count into the same working directory)."""
+    token = _active.set(settings)
+    try:
+        yield settings
+    finally:
+        _active.reset(token)
+
+
+def active_settings() -> GuardSettings:
+    """The settings bound by :func:`use_settings`, else fresh ones from the environment."""
+    return _active.get() or GuardSettings()

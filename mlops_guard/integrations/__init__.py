@@ -1,1 +1,1 @@
-"""mlops-guard integrations (see the module docs)."""
+"""Orchestrator integrations. Prefect today; the core (:mod:`mlops_guard._stage`) stays agnostic."""

@@ -1,10 +1,279 @@
-"""Sub-commands that run pipelines: demo, train, score, data make."""
+"""Sub-commands that run pipelines: ``demo``, ``train``, ``score`` and ``data make``."""
 
 from __future__ import annotations
 
 import argparse
+import logging
+from pathlib import Path
 from typing import Any
+
+from mlops_guard.errors import UsageError
 
 
 def register(commands: argparse._SubParsersAction[Any]) -> None:
     """Add the pipeline sub-commands. Nothing heavy is imported here."""
+    demo = commands.add_parser(
+        "demo",
+        help="run the whole guarded pipeline story on embedded defaults",
+        description="Train v1 (champion), score clean and drifted batches, train v2 "
+        "(challenger), in a fresh working directory with a SQLite MLflow store and Prefect's "
+        "local server.",
+    )
+    demo.add_argument(
+        "--workdir",
+        type=Path,
+        help="a new or empty directory (default: .mlops-guard/demo-<UTC time>)",
+    )
+    demo.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
+    demo.add_argument("--verbose", action="store_true", help="show Prefect's run logs")
+    demo.set_defaults(handler=_demo)
+
+    train = commands.add_parser("train", help="train and register a model version on DATA")
+    train.add_argument("data", type=Path, metavar="DATA", help="CSV or Parquet with the label")
+    train.add_argument("--model", help="registered model name (default: MLOPS_GUARD_MODEL_NAME)")
+    train.add_argument("--workdir", type=Path, help="working directory (MLOPS_GUARD_WORKDIR)")
+    train.add_argument("--json", action="store_true", help="print the result as JSON")
+    train.add_argument("--verbose", action="store_true", help="show Prefect's run logs")
+    train.set_defaults(handler=_train)
+
+    score = commands.add_parser("score", help="score DATA with the champion model")
+    score.add_argument("data", type=Path, metavar="DATA", help="CSV or Parquet batch")
+    score.add_argument("--model", help="registered model name (default: MLOPS_GUARD_MODEL_NAME)")
+    score.add_argument("--batch-id", help="name of the batch (default: time and a random suffix)")
+    score.add_argument("--workdir", type=Path, help="working directory (MLOPS_GUARD_WORKDIR)")
+    score.add_argument("--json", action="store_true", help="print the result as JSON")
+    score.add_argument("--verbose", action="store_true", help="show Prefect's run logs")
+    score.set_defaults(handler=_score)
+
+    data = commands.add_parser("data", help="synthetic data for demos, tests and drills")
+    data_commands = data.add_subparsers(dest="data_command", metavar="COMMAND")
+    data_commands.required = True
+    make = data_commands.add_parser(
+        "make",
+        help="write a seeded synthetic churn data set",
+        description="Write a seeded synthetic churn data set (10 numerical and 3 categorical "
+        "features, an id, a timestamp, a label), optionally drifted or corrupted.",
+    )
+    make.add_argument("out", type=Path, metavar="OUT", help=".csv, .csv.gz or .parquet")
+    make.add_argument("--rows", type=_positive_int, default=10_000)
+    make.add_argument("--seed", type=int, default=0)
+    make.add_argument(
+        "--drift",
+        action="append",
+        default=[],
+        metavar="COLUMN=SHIFT",
+        help="covariate drift: numerical shift in standard deviations, or categorical share "
+        "moved to the rarest category (repeatable)",
+    )
+    make.add_argument(
+        "--concept-drift", type=float, default=0.0, metavar="F", help="0..1, label model reversal"
+    )
+    make.add_argument(
+        "--corrupt",
+        action="append",
+        default=[],
+        metavar="KIND:RATE:COL[,COL]",
+        help="KIND is nulls, out-of-range, unseen or wrong-type (repeatable)",
+    )
+    make.add_argument("--no-label", action="store_true", help="drop the label (a scoring batch)")
+    make.set_defaults(handler=_data_make)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
+    return value
+
+
+def _quiet_prefect(verbose: bool) -> None:
+    """Prefect's console handler prints every run-log line; the CLI prints its own summary.
+
+    Logs still reach the Prefect API and the run log file; only the console copy is raised to
+    WARNING. Prefect attaches its handlers when its logging is set up, so this runs after that.
+    """
+    if verbose:
+        return
+    from prefect.logging.configuration import setup_logging
+
+    setup_logging()
+    for name in ("", "prefect", "prefect.flow_runs", "prefect.task_runs"):
+        for handler in logging.getLogger(name).handlers:
+            if type(handler).__name__ == "PrefectConsoleHandler":
+                handler.setLevel(logging.WARNING)
+    for name in ("mlflow", "alembic", "httpx"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def _settings(args: argparse.Namespace) -> Any:
+    from mlops_guard.settings import load_settings
+
+    return load_settings(workdir=getattr(args, "workdir", None), model_name=args.model)
+
+
+def _check_data(path: Path) -> None:
+    # Fail fast, before Prefect starts, on a path that cannot be data.
+    from mlops_guard.data import data_format
+    from mlops_guard.data._io import _check_path
+
+    _check_path(path)
+    data_format(path)
+
+
+def _train(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    _check_data(args.data)
+    _quiet_prefect(args.verbose)
+    from mlops_guard._console import console, print_json
+    from mlops_guard.pipelines import training_flow
+
+    result = training_flow(str(args.data), settings=settings)
+    if args.json:
+        print_json(result)
+    else:
+        console().print(
+            f"registered [bold]{result.model}[/] v{result.version} as {result.alias} "
+            f"(ROC AUC {result.metrics['test_roc_auc']:.3f}, {result.rows} rows)"
+        )
+    return 0
+
+
+def _score(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    _check_data(args.data)
+    _quiet_prefect(args.verbose)
+    from mlops_guard._console import console, print_json
+    from mlops_guard.pipelines import inference_flow
+
+    result = inference_flow(str(args.data), batch_id=args.batch_id, settings=settings)
+    if args.json:
+        print_json(result)
+    else:
+        console().print(
+            f"scored {result.rows_scored} rows with {result.model} v{result.model_version} "
+            f"-> {result.predictions_path}"
+        )
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from mlops_guard.pipelines._demo import prepare_workdir
+
+    workdir = prepare_workdir(args.workdir)
+    _quiet_prefect(args.verbose)
+    from mlops_guard._console import print_json
+    from mlops_guard.pipelines import demo_flow
+
+    summary = demo_flow(str(workdir))
+    if args.json:
+        print_json(summary)
+    else:
+        _print_demo(summary)
+    return 0
+
+
+def _print_demo(summary: Any) -> None:
+    from rich.table import Table
+
+    from mlops_guard._console import console
+
+    out = console()
+    table = Table(title=f"mlops-guard demo in {summary.workdir}", title_justify="left")
+    table.add_column("step")
+    table.add_column("status")
+    table.add_column("seconds", justify="right")
+    table.add_column("detail")
+    colours = {"ok": "green", "problem-found": "yellow", "failed": "red"}
+    for step in summary.stages:
+        detail = ", ".join(f"{k}={v}" for k, v in step.detail.items() if k != "predictions")
+        colour = colours.get(step.status, "white")
+        table.add_row(step.name, f"[{colour}]{step.status}[/]", f"{step.seconds:.1f}", detail)
+    out.print(table)
+    versions = ", ".join(
+        f"v{v['version']}" + (f" ({', '.join(v['aliases'])})" if v["aliases"] else "")
+        for v in summary.versions
+    )
+    out.print(f"model [bold]{summary.model}[/]: {versions}; champion v{summary.champion_version}")
+    for name, path in summary.artifacts.items():
+        if not name.startswith("data_"):
+            out.print(f"  {name}: {path}")
+    out.print(f"done in {summary.seconds:.1f} s")
+
+
+_CORRUPTIONS = {
+    "nulls": ("null_rate", "null_columns"),
+    "out-of-range": ("out_of_range_rate", "out_of_range_columns"),
+    "unseen": ("unseen_category_rate", "unseen_category_columns"),
+    "wrong-type": ("wrong_type_rate", "wrong_type_columns"),
+}
+
+
+def _parse_drift(items: list[str]) -> dict[str, float]:
+    drift: dict[str, float] = {}
+    for item in items:
+        column, sep, value = item.partition("=")
+        try:
+            drift[column] = float(value)
+        except ValueError:
+            sep = ""
+        if not sep or not column:
+            raise UsageError(
+                f"--drift {item!r} is not COLUMN=SHIFT", hint="for example --drift age=0.5"
+            )
+    return drift
+
+
+def _parse_corruption(items: list[str]) -> dict[str, Any]:
+    fields: dict[str, Any] = {}
+    for item in items:
+        parts = item.split(":")
+        if len(parts) != 3 or parts[0] not in _CORRUPTIONS:
+            raise UsageError(
+                f"--corrupt {item!r} is not KIND:RATE:COL[,COL]",
+                hint=f"KIND is one of {', '.join(_CORRUPTIONS)}; e.g. --corrupt nulls:0.1:age",
+            )
+        kind, rate_text, columns = parts
+        try:
+            rate = float(rate_text)
+        except ValueError:
+            rate = -1.0
+        if not 0.0 <= rate <= 1.0:
+            raise UsageError(f"--corrupt rate {rate_text!r} must be in [0, 1]", hint="e.g. 0.05")
+        rate_field, columns_field = _CORRUPTIONS[kind]
+        fields[rate_field] = rate
+        fields[columns_field] = tuple(c for c in columns.split(",") if c)
+    return fields
+
+
+def _data_make(args: argparse.Namespace) -> int:
+    from mlops_guard.data import FEATURES, LABEL, Corruption, SyntheticSpec, data_format
+
+    data_format(args.out)
+    corruption = _parse_corruption(args.corrupt)
+    named = [c for key, cols in corruption.items() if key.endswith("_columns") for c in cols]
+    unknown = sorted(set(named) - set(FEATURES))
+    if unknown:
+        raise UsageError(
+            f"--corrupt names unknown column(s) {', '.join(map(repr, unknown))}",
+            hint=f"choose from {', '.join(FEATURES)}",
+        )
+    from mlops_guard.data import make_dataset, write_table
+
+    spec = SyntheticSpec(
+        rows=args.rows,
+        seed=args.seed,
+        drift=_parse_drift(args.drift),
+        concept_drift=args.concept_drift,
+        corruption=Corruption(**corruption),
+    )
+    df = make_dataset(spec)
+    if args.no_label:
+        df = df.drop(columns=[LABEL])
+    path = write_table(df, args.out)
+    from mlops_guard._console import console
+
+    console().print(f"wrote {len(df)} rows x {len(df.columns)} columns to {path}")
+    return 0

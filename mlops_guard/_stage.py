@@ -1,0 +1,178 @@
+"""The orchestrator-agnostic core of the guard: record one pipeline stage.
+
+:class:`StageRecorder` logs ``stage.started`` / ``stage.completed`` / ``stage.failed`` to the run
+log, observes ``mlops_guard_stage_duration_seconds``, counts ``mlops_guard_stage_failures_total``,
+flushes the metrics sink and hands an event to an optional emitter (Prefect's, from
+:mod:`mlops_guard.integrations.prefect`; an Airflow adapter would pass its own).
+
+No sink may fail the stage: every observability call is wrapped, logged and counted.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from mlops_guard.runlog import bind, current_context, get_runlog
+
+if TYPE_CHECKING:
+    from mlops_guard.metrics import GuardMetrics, MetricsSink
+    from mlops_guard.runlog import RunLog
+    from mlops_guard.settings import GuardSettings
+
+__all__ = ["EventEmitter", "StageOutcome", "StageRecorder"]
+
+_log = logging.getLogger("mlops_guard.stage")
+
+EventEmitter = Callable[[str, Mapping[str, Any]], None]
+"""Called with an event name (``mlops_guard.stage.completed``) and its payload."""
+
+_UNKNOWN = "unknown"  # label value when a flow or model is not known: labels must not be empty
+
+
+@dataclass
+class StageOutcome:
+    """What happened to one stage run; kept by the recorder for summaries and tests."""
+
+    stage: str
+    flow: str
+    model: str
+    status: str = "running"
+    duration_seconds: float = 0.0
+    error_type: str | None = None
+    error: str | None = None
+    context: dict[str, Any] = field(default_factory=dict)
+
+
+class StageRecorder:
+    """Context manager that records a stage.
+
+    >>> from mlops_guard.settings import GuardSettings
+    >>> import tempfile
+    >>> settings = GuardSettings(workdir=tempfile.mkdtemp())
+    >>> with StageRecorder("fit", flow="train", model="churn", settings=settings) as rec:
+    ...     pass
+    >>> rec.outcome.status
+    'completed'
+    """
+
+    def __init__(
+        self,
+        stage: str,
+        *,
+        flow: str | None = None,
+        model: str | None = None,
+        settings: GuardSettings | None = None,
+        metrics: GuardMetrics | None = None,
+        runlog: RunLog | None = None,
+        sink: MetricsSink | None = None,
+        emit: EventEmitter | None = None,
+        flush_metrics: bool = True,
+    ) -> None:
+        from mlops_guard.metrics import MetricsSink, get_metrics
+        from mlops_guard.settings import active_settings
+
+        self.stage = stage
+        self._flow = flow
+        self._model = model
+        self.settings = settings or active_settings()
+        self.metrics = metrics or get_metrics()
+        self.runlog = runlog or get_runlog(self.settings)
+        self.sink = sink or MetricsSink(self.settings, self.metrics)
+        self._emit = emit
+        self._flush = flush_metrics
+        self._start = 0.0
+        self._bind: Any = None
+        self.outcome = StageOutcome(stage=stage, flow=_UNKNOWN, model=_UNKNOWN)
+
+    def __enter__(self) -> StageRecorder:
+        self._bind = bind(stage=self.stage, flow=self._flow, model=self._model)
+        self._bind.__enter__()
+        context = current_context()
+        self.outcome.flow = str(context.get("flow") or _UNKNOWN)
+        self.outcome.model = str(context.get("model") or _UNKNOWN)
+        self.outcome.context = context
+        self._safe("runlog", self.runlog.emit, "stage.started")
+        self._start = time.perf_counter()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        duration = time.perf_counter() - self._start
+        outcome = self.outcome
+        outcome.duration_seconds = duration
+        labels = {"flow": outcome.flow, "stage": self.stage, "model": outcome.model}
+        try:
+            if exc is None:
+                outcome.status = "completed"
+                self._safe("metrics", self._observe, labels, duration, failed=False)
+                self._safe(
+                    "runlog",
+                    self.runlog.emit,
+                    "stage.completed",
+                    duration_seconds=round(duration, 6),
+                )
+            else:
+                outcome.status = "failed"
+                outcome.error_type = type(exc).__name__
+                outcome.error = " ".join(str(exc).split())[:500]
+                self._safe("metrics", self._observe, labels, duration, failed=True)
+                self._safe(
+                    "runlog",
+                    self.runlog.emit,
+                    "stage.failed",
+                    "ERROR",
+                    duration_seconds=round(duration, 6),
+                    error_type=outcome.error_type,
+                    error=outcome.error,
+                )
+            if self._flush:
+                self.sink.flush(flow=outcome.flow)
+            if self._emit is not None:
+                payload = {
+                    "stage": self.stage,
+                    "flow": outcome.flow,
+                    "model": outcome.model,
+                    "status": outcome.status,
+                    "duration_seconds": round(duration, 6),
+                    "trace_id": outcome.context.get("trace_id"),
+                    "flow_run_id": outcome.context.get("flow_run_id"),
+                    "task_run_id": outcome.context.get("task_run_id"),
+                    "error_type": outcome.error_type,
+                }
+                self._safe("events", self._emit, f"mlops_guard.stage.{outcome.status}", payload)
+        finally:
+            self._bind.__exit__(exc_type, exc, tb)
+
+    def _observe(self, labels: Mapping[str, str], duration: float, *, failed: bool) -> None:
+        m = self.metrics
+        m.stage_duration_seconds.labels(**labels).observe(duration)
+        m.stage_runs_total.labels(**labels, status="failed" if failed else "completed").inc()
+        if failed:
+            m.stage_failures_total.labels(**labels).inc()
+        else:
+            m.stage_last_success_timestamp_seconds.labels(**labels).set_to_current_time()
+
+    def _safe(self, sink: str, call: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        """Run an observability call; a failure is logged and counted, never raised."""
+        try:
+            call(*args, **kwargs)
+        except Exception as exc:  # noqa: BLE001 - observability never breaks the job
+            try:
+                self.metrics.sink_failures_total.labels(sink=sink).inc()
+            finally:
+                _log.warning(
+                    "stage %s: %s sink failed (%s: %s); the stage goes on",
+                    self.stage,
+                    sink,
+                    type(exc).__name__,
+                    exc,
+                )

@@ -1,0 +1,135 @@
+"""``guard``: turn a pipeline stage into a guarded Prefect task or flow."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import logging
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
+
+from mlops_guard._stage import StageRecorder
+
+if TYPE_CHECKING:
+    from mlops_guard.metrics import GuardMetrics
+    from mlops_guard.settings import GuardSettings
+
+__all__ = ["emit_prefect_event", "guard"]
+
+_log = logging.getLogger("mlops_guard.prefect")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EVENT_RESOURCE_PREFIX = "mlops_guard"
+
+
+def emit_prefect_event(
+    event: str,
+    payload: Mapping[str, Any],
+    *,
+    resource_id: str | None = None,
+    metrics: GuardMetrics | None = None,
+) -> bool:
+    """Emit a Prefect event, best effort. Returns False (and counts) when it could not be sent.
+
+    The resource is ``mlops_guard.stage.<flow>.<stage>`` for stage events unless ``resource_id``
+    names another one (``mlops_guard.model.churn`` for model events). The flow run, when known,
+    is attached as a related resource so the event shows on the run's page.
+    """
+    from mlops_guard.metrics import get_metrics
+
+    try:
+        from prefect.events import emit_event
+
+        rid = resource_id or (
+            f"{EVENT_RESOURCE_PREFIX}.stage.{payload.get('flow')}.{payload.get('stage')}"
+        )
+        related = []
+        flow_run_id = payload.get("flow_run_id")
+        if flow_run_id:
+            related.append(
+                {"prefect.resource.id": f"prefect.flow-run.{flow_run_id}",
+                 "prefect.resource.role": "flow-run"}
+            )
+        sent = emit_event(
+            event=event,
+            resource={"prefect.resource.id": rid, "prefect.resource.name": rid.rsplit(".", 1)[-1]},
+            related=related or None,
+            payload={k: v for k, v in payload.items() if v is not None},
+        )
+    except Exception as exc:  # noqa: BLE001 - an event is observability, never a failure
+        (metrics or get_metrics()).sink_failures_total.labels(sink="prefect_events").inc()
+        _log.warning("Prefect event %s not emitted (%s: %s)", event, type(exc).__name__, exc)
+        return False
+    return sent is not None
+
+
+def guard(
+    stage: str | None = None,
+    *,
+    model: str | None = None,
+    kind: Literal["task", "flow"] = "task",
+    settings: GuardSettings | None = None,
+    **prefect_options: Any,
+) -> Callable[[F], Any]:
+    """Decorate a function as a guarded Prefect task (or flow).
+
+    Each call records ``stage.started`` / ``stage.completed`` / ``stage.failed`` in the run log
+    (with the flow and task run ids and the trace id), observes
+    ``mlops_guard_stage_duration_seconds``, counts ``mlops_guard_stage_failures_total`` (labels
+    flow, stage, model), flushes the metrics sink and emits the Prefect event
+    ``mlops_guard.stage.completed`` or ``.failed``. A broken sink is logged and counted in
+    ``mlops_guard_sink_failures_total``; it never fails the stage. The stage's own exception is
+    re-raised unchanged.
+
+    Tasks default to ``cache_policy=NO_CACHE``: hashing a million-row DataFrame argument for a
+    cache key costs more than most stages.
+
+    >>> from mlops_guard.integrations.prefect import guard
+    >>> @guard("fit", model="churn")
+    ... def fit(rows: int) -> int:
+    ...     return rows * 2
+    """
+
+    def decorate(fn: F) -> Any:
+        name = stage or fn.__name__
+
+        def recorder() -> StageRecorder:
+            return StageRecorder(
+                name,
+                model=model,
+                settings=settings,
+                emit=emit_prefect_event,
+                flow=prefect_options.get("name", name) if kind == "flow" else None,
+            )
+
+        if inspect.iscoroutinefunction(fn):
+
+            @functools.wraps(fn)
+            async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+                with recorder():
+                    return await fn(*args, **kwargs)
+
+            wrapped: Callable[..., Any] = async_wrapper
+        else:
+
+            @functools.wraps(fn)
+            def wrapper(*args: Any, **kwargs: Any) -> Any:
+                with recorder():
+                    return fn(*args, **kwargs)
+
+            wrapped = wrapper
+
+        from prefect import flow, task
+
+        if kind == "flow":
+            prefect_options.setdefault("name", name)
+            return flow(wrapped, **prefect_options)
+        if "cache_policy" not in prefect_options:
+            from prefect.cache_policies import NO_CACHE
+
+            prefect_options["cache_policy"] = NO_CACHE
+        prefect_options.setdefault("name", name)
+        return task(wrapped, **prefect_options)
+
+    return decorate
