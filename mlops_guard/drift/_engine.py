@@ -1,0 +1,433 @@
+"""The drift engine: picks a test per column like Evidently 0.7, runs it, and decides.
+
+Defaults reproduce ``DataDriftPreset``: with at most 1,000 non-null reference values a column
+gets KS (numerical, more than 5 distinct values), chi-square (more than 2 values) or a Z-test
+(2 values); above 1,000 values, Wasserstein distance normed by the reference standard deviation
+(numerical, more than 5 values) or Jensen-Shannon distance; the data set drifts when at least
+half the checked columns drift.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from mlops_guard.drift._kinds import ColumnKind, Family, conflicting_families, infer_kind
+from mlops_guard.drift._settings import Correction, DriftSettings
+from mlops_guard.drift._stats import (
+    NUMERIC_ONLY_TESTS,
+    P_VALUE_TESTS,
+    CategoricalSummary,
+    NumericSummary,
+    TestName,
+    TestOutcome,
+    run_test,
+)
+from mlops_guard.errors import ConfigError, EmptyData, ProfileError, SchemaError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from mlops_guard.drift._profile import ReferenceProfile
+
+__all__ = [
+    "ColumnDrift",
+    "DriftConfig",
+    "DriftReport",
+    "ReferenceColumn",
+    "detect_drift",
+    "summarise_frame_column",
+]
+
+_ALL_TESTS: frozenset[str] = frozenset(
+    {"ks", "chisquare", "z", "wasserstein", "jensenshannon", "psi", "hellinger"}
+)
+
+
+@dataclass(frozen=True)
+class DriftConfig:
+    """How to check: thresholds from ``settings``, plus per-column overrides.
+
+    >>> DriftConfig(column_tests={"age": "psi"}, column_thresholds={"age": 0.2})
+    ... # doctest: +ELLIPSIS
+    DriftConfig(...)
+    """
+
+    settings: DriftSettings = field(default_factory=DriftSettings)
+    column_tests: Mapping[str, TestName] = field(default_factory=dict)
+    column_thresholds: Mapping[str, float] = field(default_factory=dict)
+    columns: Sequence[str] | None = None
+    exclude: Sequence[str] | None = None
+    correction: Correction | None = None
+
+    def __post_init__(self) -> None:
+        for column, test in self.column_tests.items():
+            if test not in _ALL_TESTS:
+                raise ConfigError(
+                    f"unknown drift test {test!r} for column {column!r}",
+                    hint=f"choose one of {', '.join(sorted(_ALL_TESTS))}",
+                )
+        for column, threshold in self.column_thresholds.items():
+            if not threshold > 0:
+                raise ConfigError(
+                    f"drift threshold for column {column!r} must be positive, got {threshold}",
+                    hint="p-value tests take a significance level, distances a cut-off",
+                )
+
+    @property
+    def excluded(self) -> frozenset[str]:
+        chosen = self.settings.exclude_columns if self.exclude is None else self.exclude
+        return frozenset(chosen)
+
+    @property
+    def correction_in_force(self) -> Correction:
+        return self.settings.correction if self.correction is None else self.correction
+
+
+@dataclass(frozen=True)
+class ColumnDrift:
+    """The verdict on one column. ``statistic`` is a p-value for KS, chi-square and Z (drift
+    when below the threshold), a distance otherwise (drift when at or above it)."""
+
+    column: str
+    kind: ColumnKind
+    test: str
+    statistic: float
+    threshold: float
+    drifted: bool
+    p_value: bool
+    exact: bool
+    error_bound: float | None
+    reference_values: int
+    current_values: int
+
+    def to_json(self) -> dict[str, Any]:
+        import math
+
+        return {
+            "kind": self.kind,
+            "test": self.test,
+            "statistic": None if math.isnan(self.statistic) else self.statistic,
+            "threshold": self.threshold,
+            "drifted": self.drifted,
+            "stat_type": "p_value" if self.p_value else "distance",
+            "exact": self.exact,
+            "error_bound": self.error_bound,
+            "reference_values": self.reference_values,
+            "current_values": self.current_values,
+        }
+
+
+@dataclass(frozen=True)
+class DriftReport:
+    """The result of :func:`detect_drift`; ``to_json()`` is the ``drift --json`` document."""
+
+    dataset_drift: bool
+    drift_share: float
+    share_threshold: float
+    reference_rows: int
+    current_rows: int
+    columns: dict[str, ColumnDrift]
+    skipped: dict[str, str] = field(default_factory=dict)
+    correction: Correction = "none"
+
+    @property
+    def drifted_columns(self) -> list[str]:
+        return [name for name, column in self.columns.items() if column.drifted]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "dataset_drift": self.dataset_drift,
+            "drift_share": self.drift_share,
+            "share_threshold": self.share_threshold,
+            "rows": {"reference": self.reference_rows, "current": self.current_rows},
+            "columns": {name: column.to_json() for name, column in self.columns.items()},
+        }
+
+
+@dataclass(frozen=True)
+class ReferenceColumn:
+    """What the engine needs to know about one reference column."""
+
+    name: str
+    family: Family
+    kind: ColumnKind
+    summary: NumericSummary | CategoricalSummary | None
+    integer: bool = False
+
+
+def _value_counts(series: pd.Series) -> CategoricalSummary:
+    import numpy as np
+
+    counts = series.value_counts(dropna=True, sort=False)
+    return CategoricalSummary(
+        keys=counts.index.tolist(),
+        counts=counts.to_numpy(dtype=np.int64),
+        count=int(counts.sum()),
+    )
+
+
+def _numeric_summary(series: pd.Series) -> NumericSummary:
+    import numpy as np
+
+    from mlops_guard.drift._stats import summarise_numeric
+
+    values = series.to_numpy(dtype=np.float64, na_value=np.nan)
+    return summarise_numeric(values)
+
+
+def summarise_frame_column(
+    series: pd.Series, settings: DriftSettings, *, kind: ColumnKind | None = None
+) -> ReferenceColumn:
+    """Summarise a DataFrame column; with ``kind`` given (from the reference), summarise the
+    current column to match it."""
+    from mlops_guard.drift._kinds import pandas_family
+    from mlops_guard.drift._stats import categorical_from_numeric
+
+    name = str(series.name)
+    family = pandas_family(series)
+    nulls = int(series.isna().sum())
+    summary: NumericSummary | CategoricalSummary | None = None
+    integer = family == "int" and nulls == 0
+    if kind is None:
+        if family in ("float", "int"):
+            numeric = _numeric_summary(series)
+            kind = infer_kind(
+                family, nunique=numeric.nunique, count=numeric.count, nulls=nulls, settings=settings
+            )
+            summary = (
+                numeric
+                if kind == "numerical"
+                else categorical_from_numeric(numeric, integer=integer)
+            )
+        elif family in ("string", "bool"):
+            cat = _value_counts(series)
+            kind = infer_kind(
+                family, nunique=cat.nunique, count=cat.count, nulls=nulls, settings=settings
+            )
+            summary = cat
+        else:
+            kind = infer_kind(family, nunique=None, count=len(series), nulls=nulls, settings=settings)
+        return ReferenceColumn(name, family, kind, summary, integer)
+    if kind == "numerical":
+        summary = _numeric_summary(series)
+    elif kind == "categorical":
+        summary = _value_counts(series)
+    return ReferenceColumn(name, family, kind, summary, integer)
+
+
+def _frame_reference(
+    frame: pd.DataFrame, names: list[str], settings: DriftSettings
+) -> dict[str, ReferenceColumn]:
+    return {name: summarise_frame_column(frame[name], settings) for name in names}
+
+
+def _pick_default_test(
+    kind: ColumnKind,
+    ref: NumericSummary | CategoricalSummary,
+    cur: NumericSummary | CategoricalSummary,
+    settings: DriftSettings,
+) -> TestName:
+    """Evidently's _get_default_stattest, on summaries."""
+    import numpy as np
+
+    if isinstance(ref, NumericSummary) and isinstance(cur, NumericSummary):
+        n_values = int(np.union1d(ref.values, cur.values).size)
+    else:
+        assert isinstance(ref, CategoricalSummary)
+        assert isinstance(cur, CategoricalSummary)
+        n_values = len(set(ref.keys) | set(cur.keys))
+    small = ref.count <= settings.small_reference_rows
+    if kind == "numerical" and n_values > settings.few_values:
+        return "ks" if small else "wasserstein"
+    if small:
+        return "chisquare" if n_values > 2 else "z"
+    return "jensenshannon"
+
+
+def _default_threshold(test: str, settings: DriftSettings) -> float:
+    return settings.p_value_threshold if test in P_VALUE_TESTS else settings.distance_threshold
+
+
+def _apply_correction(
+    outcomes: dict[str, TestOutcome], correction: Correction
+) -> dict[str, TestOutcome]:
+    """Bonferroni or Benjamini-Hochberg over the p-value tests; distances are untouched."""
+    import math
+    from dataclasses import replace
+
+    tested = {name: o for name, o in outcomes.items() if o.p_value and not math.isnan(o.statistic)}
+    m = len(tested)
+    if correction == "none" or m < 2:
+        return outcomes
+    adjusted = dict(outcomes)
+    if correction == "bonferroni":
+        for name, outcome in tested.items():
+            threshold = outcome.threshold / m
+            drifted = (
+                outcome.statistic <= threshold
+                if outcome.test == "ks"
+                else outcome.statistic < threshold
+            )
+            adjusted[name] = replace(outcome, threshold=threshold, drifted=drifted)
+        return adjusted
+    # Benjamini-Hochberg step-up: reject the k smallest p-values, k the largest rank with
+    # p_(k) <= k/m * alpha (alpha per column: each column's own threshold).
+    ranked = sorted(tested.items(), key=lambda item: item[1].statistic)
+    cutoff_rank = 0
+    for rank, (_name, outcome) in enumerate(ranked, start=1):
+        if outcome.statistic <= rank / m * outcome.threshold:
+            cutoff_rank = rank
+    for rank, (name, outcome) in enumerate(ranked, start=1):
+        adjusted[name] = replace(
+            outcome, threshold=rank / m * outcome.threshold, drifted=rank <= cutoff_rank
+        )
+    return adjusted
+
+
+def detect_drift(
+    reference: pd.DataFrame | ReferenceProfile,
+    current: pd.DataFrame,
+    *,
+    config: DriftConfig | None = None,
+) -> DriftReport:
+    """Compare ``current`` with ``reference`` (a DataFrame or a :class:`ReferenceProfile`).
+
+    Columns present in both are checked, except id and timestamp columns
+    (``config.exclude``, default ``customer_id`` and ``event_time``), text and datetime
+    columns. Raises :class:`SchemaError` (no common columns, a column numerical on one side
+    and text on the other), :class:`EmptyData` (no current rows, an all-null column) or
+    :class:`ProfileError` (a profile of another schema).
+
+    >>> from mlops_guard.data import make_dataset
+    >>> ref = make_dataset(rows=2000, seed=1)
+    >>> cur = make_dataset(rows=2000, seed=2, drift={"age": 1.0, "tenure_months": 1.0,
+    ...     "monthly_charges": 1.0, "support_calls": 1.0, "logins_30d": 1.0,
+    ...     "data_usage_gb": 1.0, "total_charges": 1.0, "late_payments": 1.0})
+    >>> report = detect_drift(ref, cur)
+    >>> report.dataset_drift, report.columns["age"].test
+    (True, 'wasserstein')
+    """
+    from mlops_guard.drift._kinds import pandas_family
+    from mlops_guard.drift._profile import ReferenceProfile
+
+    config = config or DriftConfig()
+    settings = config.settings
+    is_profile = isinstance(reference, ReferenceProfile)
+    ref_names = list(reference.columns) if is_profile else [str(c) for c in reference.columns]
+    cur_names = [str(c) for c in current.columns]
+    excluded = config.excluded
+    wanted = set(config.columns) if config.columns is not None else None
+    common = [
+        name
+        for name in ref_names
+        if name in cur_names and name not in excluded and (wanted is None or name in wanted)
+    ]
+    if wanted is not None:
+        missing = sorted(wanted - set(common) - excluded)
+        if missing:
+            raise SchemaError(
+                f"column(s) {', '.join(map(repr, missing))} are not in both data sets",
+                hint="check the column names, or drop them from the columns to check",
+            )
+    if not common:
+        error = ProfileError if is_profile else SchemaError
+        raise error(
+            "the reference and the current data have no column in common "
+            f"(reference: {', '.join(ref_names[:5])}...; current: {', '.join(cur_names[:5])}...)",
+            hint="compare data with the schema the reference was built from",
+        )
+    if len(current) == 0:
+        raise EmptyData("the current batch has no rows", hint="pass a batch with rows")
+
+    if isinstance(reference, ReferenceProfile):
+        ref_columns = {name: reference.reference_column(name, settings) for name in common}
+        reference_rows = reference.rows
+    else:
+        ref_columns = _frame_reference(reference, common, settings)
+        reference_rows = len(reference)
+
+    outcomes: dict[str, TestOutcome] = {}
+    kinds: dict[str, ColumnKind] = {}
+    counts: dict[str, tuple[int, int]] = {}
+    skipped: dict[str, str] = {}
+    for name in common:
+        ref_col = ref_columns[name]
+        cur_family = pandas_family(current[name])
+        if conflicting_families(ref_col.family, cur_family) and not current[name].isna().all():
+            error = ProfileError if is_profile else SchemaError
+            raise error(
+                f"column {name!r} holds {ref_col.family} values in the reference but "
+                f"{cur_family} values in the current data",
+                hint="fix the upstream export so the column keeps one type",
+            )
+        if ref_col.kind not in ("numerical", "categorical"):
+            skipped[name] = f"{ref_col.kind} column"
+            continue
+        cur_col = summarise_frame_column(current[name], settings, kind=ref_col.kind)
+        ref_summary, cur_summary = ref_col.summary, cur_col.summary
+        assert ref_summary is not None
+        assert cur_summary is not None
+        for side, summary in (("reference", ref_summary), ("current", cur_summary)):
+            if summary.count == 0:
+                raise EmptyData(
+                    f"column {name!r} has only null values in the {side} data",
+                    hint=f"fix the column, or exclude it from the drift check ({name!r})",
+                )
+        test = config.column_tests.get(name) or _pick_default_test(
+            ref_col.kind, ref_summary, cur_summary, settings
+        )
+        if test in NUMERIC_ONLY_TESTS and ref_col.kind != "numerical":
+            raise ConfigError(
+                f"test {test!r} needs a numerical column, but {name!r} is {ref_col.kind}",
+                hint="use chisquare, z, jensenshannon, psi or hellinger for it",
+            )
+        threshold = config.column_thresholds.get(name) or _default_threshold(test, settings)
+        outcomes[name] = run_test(
+            test,
+            ref_summary,
+            cur_summary,
+            threshold,
+            min_std=settings.wasserstein_min_std,
+            binned_min_values=settings.binned_min_values,
+            integer=ref_col.integer and cur_col.integer,
+        )
+        kinds[name] = ref_col.kind
+        counts[name] = (ref_summary.count, cur_summary.count)
+    if not outcomes:
+        raise SchemaError(
+            "no column can be drift-checked (the common columns are ids, timestamps or text: "
+            f"{', '.join(common)})",
+            hint="pass data with numerical or categorical features",
+        )
+
+    correction = config.correction_in_force
+    outcomes = _apply_correction(outcomes, correction)
+    columns = {
+        name: ColumnDrift(
+            column=name,
+            kind=kinds[name],
+            test=o.test,
+            statistic=o.statistic,
+            threshold=o.threshold,
+            drifted=o.drifted,
+            p_value=o.p_value,
+            exact=o.exact,
+            error_bound=o.error_bound,
+            reference_values=counts[name][0],
+            current_values=counts[name][1],
+        )
+        for name, o in outcomes.items()
+    }
+    share = sum(c.drifted for c in columns.values()) / len(columns)
+    return DriftReport(
+        dataset_drift=share >= settings.drift_share,
+        drift_share=share,
+        share_threshold=settings.drift_share,
+        reference_rows=reference_rows,
+        current_rows=len(current),
+        columns=columns,
+        skipped=skipped,
+        correction=correction,
+    )
