@@ -24,12 +24,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
+from mlops_guard.alerts._payload import WebhookPayload
 from mlops_guard.errors import AlertError, ConfigError
 
 if TYPE_CHECKING:
     from fastapi import FastAPI, Request, Response
 
-    from mlops_guard.alerts._payload import WebhookPayload
     from mlops_guard.alerts._processor import ActionHandler, AlertProcessor
     from mlops_guard.alerts._settings import AlertsSettings
     from mlops_guard.alerts._store import AlertStore
@@ -122,7 +122,7 @@ def create_app(
     app.state.store = inbox
     app.state.processor = processor
 
-    async def healthz() -> Response:
+    async def healthz(_request: Request) -> Response:
         from fastapi.responses import JSONResponse
         from starlette.concurrency import run_in_threadpool
 
@@ -136,17 +136,22 @@ def create_app(
             status_code=200 if healthy else 503,
         )
 
-    async def metrics_endpoint() -> Response:
+    async def metrics_endpoint(_request: Request) -> Response:
         from fastapi.responses import Response as PlainResponse
         from prometheus_client import CONTENT_TYPE_LATEST
 
         return PlainResponse(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 
-    app.add_api_route(
-        WEBHOOK_PATH, _Webhook(inbox, processor, settings, metrics, token), methods=["POST"]
-    )
-    app.add_api_route("/healthz", healthz, methods=["GET"])
-    app.add_api_route("/metrics", metrics_endpoint, methods=["GET"])
+    webhook = _Webhook(inbox, processor, settings, metrics, token)
+
+    async def receive(request: Request) -> Response:
+        return await webhook(request)
+
+    # Plain Starlette routes: the handlers take the raw request (no FastAPI parameter parsing,
+    # which would need the annotations at runtime and could not stream the size limit).
+    app.router.add_route(WEBHOOK_PATH, receive, methods=["POST"])
+    app.router.add_route("/healthz", healthz, methods=["GET"])
+    app.router.add_route("/metrics", metrics_endpoint, methods=["GET"])
     return app
 
 
@@ -221,8 +226,6 @@ class _Webhook:
 
     async def _check(self, request: Request) -> WebhookPayload | Response:
         from pydantic import ValidationError
-
-        from mlops_guard.alerts._payload import WebhookPayload
 
         if self.token is not None:
             given = request.headers.get("authorization", "")
