@@ -1,1 +1,62 @@
-"""mlops-guard validation (see the module docs)."""
+"""Data validation: Great Expectations suites, inferred suites, and a quarantine that loses nothing.
+
+Suites are Great Expectations 1.x JSON files, found by path or by name (``expectations/``, then
+the suites packaged with mlops-guard). The common expectation types are evaluated in vectorised
+pandas with GX's semantics; any other type runs through GX itself.
+
+>>> from mlops_guard.data import make_dataset
+>>> from mlops_guard.validation import load_suite, validate
+>>> result = validate(make_dataset(rows=1000, seed=4), load_suite("churn"))
+>>> result.success, result.rows
+(True, 1000)
+
+In a pipeline, :func:`gate` validates, quarantines, records metrics and the run log, and
+returns the rows that may go on (or raises :class:`BatchRejected` under policy ``fail``).
+"""
+
+from mlops_guard.validation._engine import NATIVE_TYPES
+from mlops_guard.validation._errors import BatchRejected
+from mlops_guard.validation._gate import GateResult, gate
+from mlops_guard.validation._infer import infer_suite
+from mlops_guard.validation._quarantine import (
+    REASON_COLUMN,
+    quarantine_batch,
+    quarantine_rows,
+    read_manifest,
+    split_rows,
+)
+from mlops_guard.validation._result import ExpectationOutcome, ValidationResult
+from mlops_guard.validation._settings import ValidationSettings
+from mlops_guard.validation._suite import (
+    ExpectationSpec,
+    Suite,
+    load_suite,
+    packaged_suites_dir,
+    write_suite,
+)
+from mlops_guard.validation._validate import validate
+
+__all__ = [
+    # Suites
+    "ExpectationSpec",
+    "Suite",
+    "infer_suite",
+    "load_suite",
+    "packaged_suites_dir",
+    "write_suite",
+    # Validation
+    "NATIVE_TYPES",
+    "ExpectationOutcome",
+    "ValidationResult",
+    "ValidationSettings",
+    "validate",
+    # Quarantine and the pipeline gate
+    "REASON_COLUMN",
+    "BatchRejected",
+    "GateResult",
+    "gate",
+    "quarantine_batch",
+    "quarantine_rows",
+    "read_manifest",
+    "split_rows",
+]

@@ -1,0 +1,87 @@
+"""Running expectations through Great Expectations itself (imported here, on first use)."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from mlops_guard.errors import SuiteError
+from mlops_guard.validation._result import ExpectationOutcome
+from mlops_guard.validation._suite import ExpectationSpec, Suite
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["run_with_gx"]
+
+_lock = threading.Lock()
+_state: dict[str, Any] = {}
+
+
+def _batch_definition() -> Any:
+    """One ephemeral GX context with one pandas dataframe asset, made once per process."""
+    with _lock:
+        if "batch_definition" not in _state:
+            import great_expectations as gx
+            from great_expectations.data_context.types.base import ProgressBarsConfig
+
+            context = gx.get_context(mode="ephemeral")
+            # GX draws tqdm bars on stderr for every metric batch; the CLI has its own output.
+            context.variables.progress_bars = ProgressBarsConfig(globally=False)
+            asset = context.data_sources.add_pandas("mlops_guard").add_dataframe_asset("batch")
+            _state["batch_definition"] = asset.add_batch_definition_whole_dataframe("whole")
+        return _state["batch_definition"]
+
+
+def run_with_gx(
+    df: pd.DataFrame, specs: Sequence[ExpectationSpec], *, max_examples: int
+) -> list[ExpectationOutcome]:
+    """Validate ``df`` against ``specs`` with GX; one outcome per spec, in order."""
+    if not specs:
+        return []
+    suite = Suite(f"mlops-guard-{uuid.uuid4().hex[:8]}", tuple(specs)).to_gx()
+    batch = _batch_definition().get_batch(batch_parameters={"dataframe": df})
+    result = batch.validate(
+        suite,
+        result_format={"result_format": "SUMMARY", "partial_unexpected_count": max_examples},
+    )
+    if len(result.results) != len(specs):
+        raise SuiteError(
+            f"Great Expectations returned {len(result.results)} results for {len(specs)} "
+            "expectations",
+            hint="check the suite for duplicate expectations",
+        )
+    outcomes = []
+    # GX keeps the suite's order in its results.
+    for spec, item in zip(specs, result.results, strict=True):
+        info = item.exception_info or {}
+        raised = bool(info.get("raised_exception")) if isinstance(info, dict) else False
+        detail = None
+        if raised:
+            message = str(info.get("exception_message") or "error").splitlines()[0]
+            detail = f"Great Expectations raised: {message}"
+        res = item.result or {}
+        count = res.get("unexpected_count")
+        if count is None:
+            count = 0 if item.success else len(df)
+        if detail is None and not item.success and "observed_value" in res:
+            detail = f"observed {res['observed_value']!r}"
+        outcomes.append(
+            ExpectationOutcome(
+                expectation=spec.type,
+                column=spec.column,
+                success=bool(item.success),
+                unexpected_count=int(count),
+                unexpected_examples=list(res.get("partial_unexpected_list") or [])[:max_examples],
+                unexpected_rows=[
+                    int(i) for i in (res.get("partial_unexpected_index_list") or [])[:max_examples]
+                ],
+                detail=detail,
+                row_level=False,
+                kwargs=dict(spec.kwargs),
+                engine="gx",
+            )
+        )
+    return outcomes

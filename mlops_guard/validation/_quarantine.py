@@ -1,0 +1,203 @@
+"""Quarantine: failed batches (or failed rows) kept whole, with a manifest saying why."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mlops_guard.errors import ConfigError
+from mlops_guard.validation._result import ValidationResult
+from mlops_guard.validation._settings import ValidationSettings
+from mlops_guard.validation._suite import Suite
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = [
+    "MANIFEST_NAME",
+    "REASON_COLUMN",
+    "quarantine_batch",
+    "quarantine_rows",
+    "read_manifest",
+    "split_rows",
+]
+
+REASON_COLUMN = "quarantine_reason"
+MANIFEST_NAME = "manifest.json"
+DATA_NAME = "data.parquet"
+MANIFEST_VERSION = 1
+
+
+def _to_parquet(df: pd.DataFrame, path: Path) -> list[str]:
+    """Write ``df`` to Parquet; returns the columns that had to be stored as text.
+
+    A bad batch is often bad precisely because a column mixes types (numbers and words), which
+    Arrow cannot store as one type. Such columns are kept as their text form (nulls stay null)
+    rather than dropping the batch; the manifest lists them.
+    """
+    import pyarrow as pa
+
+    try:
+        df.to_parquet(path, index=False)
+        return []
+    except (pa.ArrowException, TypeError, ValueError):
+        pass
+    fixed = df.copy()
+    stringified: list[str] = []
+    for column in fixed.columns:
+        try:
+            pa.array(fixed[column], from_pandas=True)
+        except (pa.ArrowException, TypeError, ValueError):
+            fixed[column] = fixed[column].map(_text_or_null).astype(object)
+            stringified.append(str(column))
+    fixed.to_parquet(path, index=False)
+    return stringified
+
+
+def _text_or_null(value: Any) -> Any:
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    return str(value)
+
+
+def _source_info(source: str | None) -> dict[str, Any]:
+    from mlops_guard.data import file_sha256
+
+    info: dict[str, Any] = {"source": source}
+    if source and Path(source).is_file():
+        info["source_sha256"] = file_sha256(source)
+    return info
+
+
+def _write(
+    df: pd.DataFrame,
+    quarantine_dir: str | Path,
+    kind: str,
+    result: ValidationResult,
+    source: str | None,
+    extra: dict[str, Any],
+) -> Path:
+    from mlops_guard.data import fingerprint
+
+    root = Path(quarantine_dir)
+    if root.exists() and not root.is_dir():
+        raise ConfigError(
+            f"quarantine directory {str(root)!r} is a file", hint="pass a directory"
+        )
+    now = datetime.now(UTC)
+    content_hash = fingerprint(df)
+    stamp = now.strftime("%Y%m%dT%H%M%S%fZ")
+    name = f"{stamp}-{result.suite}-{kind}-{content_hash.split(':', 1)[1][:12]}"
+    final = root / name
+    # Written under a hidden name, then renamed: a reader never sees half a quarantine entry.
+    tmp = root / f".{name}.{uuid.uuid4().hex[:6]}.tmp"
+    tmp.mkdir(parents=True)
+    try:
+        stringified = _to_parquet(df, tmp / DATA_NAME)
+        manifest = {
+            "version": MANIFEST_VERSION,
+            "kind": kind,
+            "suite": result.suite,
+            "rows": len(df),
+            "batch_rows": result.rows,
+            "columns": [str(c) for c in df.columns],
+            "content_hash": content_hash,
+            **_source_info(source),
+            "quarantined_at": now.isoformat(timespec="microseconds").replace("+00:00", "Z"),
+            "failed": [o.to_json() for o in result.failed],
+            "stored_as_text": stringified,
+            "data": DATA_NAME,
+            **extra,
+        }
+        (tmp / MANIFEST_NAME).write_text(
+            json.dumps(manifest, indent=2, allow_nan=False) + "\n", encoding="utf-8"
+        )
+        os.replace(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return final
+
+
+def quarantine_batch(
+    df: pd.DataFrame,
+    result: ValidationResult,
+    quarantine_dir: str | Path,
+    source: str | None = None,
+) -> Path:
+    """Keep a whole failed batch: ``<dir>/<time>-<suite>-batch-<hash>/`` with the data as
+    Parquet and ``manifest.json`` (suite, failed expectations, row count, source path and its
+    SHA-256, content hash, time). Returns the entry's directory.
+    """
+    return _write(df, quarantine_dir, "batch", result, source or result.source, {})
+
+
+def quarantine_rows(
+    failing: pd.DataFrame,
+    result: ValidationResult,
+    quarantine_dir: str | Path,
+    source: str | None = None,
+) -> Path:
+    """Keep the failing rows of a batch (with their :data:`REASON_COLUMN`), like
+    :func:`quarantine_batch`."""
+    return _write(failing, quarantine_dir, "rows", result, source or result.source, {})
+
+
+def split_rows(
+    df: pd.DataFrame,
+    suite: Suite | str | Path,
+    *,
+    settings: ValidationSettings | None = None,
+    source: str | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame, ValidationResult]:
+    """Split a batch into rows that may go on and rows that may not.
+
+    Rows are failing when they are unexpected for an expectation that failed on the batch
+    (rows unexpected for an expectation that passed thanks to ``mostly`` go on). The failing
+    frame has a :data:`REASON_COLUMN` naming the expectations each row broke. When a failure is
+    about the whole table (a missing column, a wrong dtype, a row count), no row can pass:
+    every row is failing, with that reason. Together the two frames hold every row, once.
+
+    >>> from mlops_guard.data import make_dataset
+    >>> passing, failing, result = split_rows(make_dataset(rows=100, seed=1), "churn")
+    >>> (len(passing), len(failing))
+    (100, 0)
+    """
+    import numpy as np
+    import pandas as pd
+
+    from mlops_guard.validation._validate import evaluate
+
+    result, masks = evaluate(df, suite, source=source, settings=settings, engine="auto")
+    n = len(df)
+    whole_table = [o.label for o in result.outcomes if not o.success and not o.row_level]
+    reason = pd.Series([""] * n, dtype=object)
+    any_bad = np.zeros(n, dtype=bool)
+    if whole_table:
+        any_bad[:] = True
+        reason[:] = "; ".join(whole_table)
+    for i, outcome in enumerate(result.outcomes):
+        if outcome.success or not outcome.row_level:
+            continue
+        mask = masks[i]
+        any_bad |= mask
+        # Vectorised: a million failing rows must not mean a million Python iterations.
+        joiner = np.where(reason.to_numpy()[mask] == "", "", "; ")
+        reason[mask] = reason[mask] + joiner + outcome.label
+    bad_rows = np.flatnonzero(any_bad)
+    failing = df.iloc[bad_rows].copy()
+    failing[REASON_COLUMN] = reason.to_numpy()[bad_rows]
+    passing = df.iloc[np.flatnonzero(~any_bad)]
+    return passing, failing, result
+
+
+def read_manifest(entry: str | Path) -> dict[str, Any]:
+    """The manifest of a quarantine entry (a directory returned by :func:`quarantine_batch`)."""
+    path = Path(entry) / MANIFEST_NAME
+    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return data
