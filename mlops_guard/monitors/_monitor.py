@@ -7,6 +7,7 @@ statistic, limit, metric and sink runs on the watchdog thread, so the loop pays 
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import os
 import sys
@@ -322,8 +323,15 @@ class CheckpointMonitor:
         self._m_stalled.set(0)
         self._state = "running"
         self._running = True
+        # The watchdog runs in a copy of the caller's context: run-log fields bound with
+        # runlog.bind() and Prefect's run and settings context (its API URL) reach the
+        # events it emits, as if the training thread had emitted them.
+        context = contextvars.copy_context()
         self._thread = threading.Thread(
-            target=self._watch, name=f"mlops-guard-watchdog-{self.job}", daemon=True
+            target=context.run,
+            args=(self._watch,),
+            name=f"mlops-guard-watchdog-{self.job}",
+            daemon=True,
         )
         self._thread.start()
         return self
