@@ -1,1 +1,69 @@
-"""mlops-guard canary (see the module docs)."""
+"""Canary releases judged statistically against the champion (Kayenta-style), and the rollout.
+
+:func:`judge` compares metric samples of a baseline (the champion) and a canary (the
+challenger): Mann-Whitney U with the Hodges-Lehmann shift for continuous metrics, a
+two-proportion test for rates, a normed Wasserstein distance for prediction distributions;
+a weighted score gives pass, marginal, fail or inconclusive. :func:`canary_flow` routes a share
+of rows to the challenger step by step, judges each step, and promotes or removes it.
+
+>>> from mlops_guard.canary import judge  # doctest: +SKIP
+>>> judge({"latency_seconds": base}, {"latency_seconds": canary}).verdict  # doctest: +SKIP
+'pass'
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from mlops_guard.canary._judge import (
+    CanaryVerdict,
+    JudgeConfig,
+    MetricKind,
+    MetricResult,
+    MetricSpec,
+    Outcome,
+    Verdict,
+    default_metric_specs,
+    judge,
+)
+from mlops_guard.canary._settings import CanarySettings
+
+if TYPE_CHECKING:
+    from mlops_guard.canary._rollout import (
+        CanaryReport,
+        StepResult,
+        canary_flow,
+        route_to_challenger,
+        run_canary,
+    )
+
+__all__ = [
+    "CanaryReport",
+    "CanarySettings",
+    "CanaryVerdict",
+    "JudgeConfig",
+    "MetricKind",
+    "MetricResult",
+    "MetricSpec",
+    "Outcome",
+    "StepResult",
+    "Verdict",
+    "canary_flow",
+    "default_metric_specs",
+    "judge",
+    "route_to_challenger",
+    "run_canary",
+]
+
+_LAZY = frozenset(
+    {"CanaryReport", "StepResult", "canary_flow", "route_to_challenger", "run_canary"}
+)
+
+
+def __getattr__(name: str) -> Any:
+    # The rollout imports Prefect, pandas and MLflow: loaded on first access only.
+    if name in _LAZY:
+        from mlops_guard.canary import _rollout
+
+        return getattr(_rollout, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

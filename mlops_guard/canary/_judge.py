@@ -1,0 +1,442 @@
+"""The canary judge, modelled on Kayenta's: per-metric tests, a weighted score, a verdict.
+
+Per metric, by kind:
+
+* ``continuous`` (latency, a score): outliers trimmed with Tukey fences, then a two-sided
+  Mann-Whitney U test at ``confidence`` with the Hodges-Lehmann shift and its interval. The
+  metric fails when the shift is significant, in the bad ``direction`` and larger than
+  ``tolerance`` (relative to the baseline median; absolute when that median is 0).
+* ``rate`` (errors, correct predictions; samples are 0/1): a two-proportion z-test; fails when
+  significant, in the bad direction and beyond ``tolerance`` (absolute difference of rates).
+* ``distribution`` (prediction scores of champion and challenger): the normed Wasserstein
+  distance; fails above ``tolerance`` (Evidently's 0.1 by default).
+
+Fewer than ``min_samples`` on a side makes a metric inconclusive. A failing critical metric
+fails the canary; an inconclusive critical metric makes it inconclusive. Otherwise the score is
+100 x the weighted share of passing metrics among the conclusive ones: pass at ``pass_score``,
+marginal at ``marginal_score``, else fail.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from mlops_guard.canary._settings import CanarySettings
+from mlops_guard.errors import DataError, UsageError
+
+if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import NDArray
+
+__all__ = [
+    "CanaryVerdict",
+    "JudgeConfig",
+    "MetricKind",
+    "MetricResult",
+    "MetricSpec",
+    "Outcome",
+    "Verdict",
+    "default_metric_specs",
+    "judge",
+]
+
+MetricKind = Literal["continuous", "rate", "distribution"]
+BadDirection = Literal["increase", "decrease", "either"]
+Outcome = Literal["pass", "fail", "inconclusive"]
+Verdict = Literal["pass", "marginal", "fail", "inconclusive"]
+Samples = Sequence[float] | Iterable[float]
+
+
+class MetricSpec(BaseModel):
+    """How one metric is judged."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: MetricKind = "continuous"
+    bad: BadDirection = Field(
+        default="either", description="Which change is bad: increase, decrease or either."
+    )
+    tolerance: float = Field(
+        default=0.0,
+        ge=0,
+        description="Effect tolerated even when significant: relative shift (continuous), "
+        "absolute rate difference (rate), or the distance threshold (distribution).",
+    )
+    critical: bool = Field(default=False, description="A failure fails the whole canary.")
+    weight: float = Field(default=1.0, gt=0, description="Weight in the score.")
+
+
+def default_metric_specs(settings: CanarySettings | None = None) -> dict[str, MetricSpec]:
+    """The metrics the canary flow collects, judged as the issue asks."""
+    s = settings or CanarySettings()
+    return {
+        "latency_seconds": MetricSpec(
+            kind="continuous", bad="increase", tolerance=s.latency_tolerance
+        ),
+        "error": MetricSpec(
+            kind="rate", bad="increase", tolerance=s.error_rate_tolerance, critical=True
+        ),
+        "correct": MetricSpec(
+            kind="rate", bad="decrease", tolerance=s.accuracy_tolerance, critical=True
+        ),
+        "score": MetricSpec(kind="distribution", tolerance=s.prediction_drift_threshold),
+    }
+
+
+class JudgeConfig(BaseModel):
+    """The judge's configuration: per-metric specs plus the statistical settings.
+
+    Metrics without a spec are judged with ``default`` (continuous, either direction bad).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    metrics: dict[str, MetricSpec] = Field(default_factory=default_metric_specs)
+    default: MetricSpec = MetricSpec()
+    settings: CanarySettings = Field(default_factory=CanarySettings)
+
+    def spec(self, name: str) -> MetricSpec:
+        return self.metrics.get(name, self.default)
+
+
+@dataclass(frozen=True)
+class MetricResult:
+    """Everything measured and tested for one metric."""
+
+    name: str
+    kind: MetricKind
+    test: str
+    outcome: Outcome
+    reason: str
+    critical: bool
+    weight: float
+    bad: BadDirection
+    tolerance: float
+    baseline_n: int
+    canary_n: int
+    baseline_trimmed: int = 0
+    canary_trimmed: int = 0
+    baseline_center: float | None = None
+    canary_center: float | None = None
+    statistic: float | None = None
+    p_value: float | None = None
+    effect: float | None = None
+    effect_low: float | None = None
+    effect_high: float | None = None
+    relative_effect: float | None = None
+    change: Literal["higher", "lower", "same"] | None = None
+
+
+@dataclass(frozen=True)
+class CanaryVerdict:
+    """The judgement: verdict, score (None when nothing was conclusive) and every metric."""
+
+    verdict: Verdict
+    score: float | None
+    metrics: list[MetricResult]
+    reasons: list[str] = field(default_factory=list)
+    confidence: float = 0.98
+    pass_score: float = 95.0
+    marginal_score: float = 75.0
+
+    @property
+    def passed(self) -> bool:
+        return self.verdict == "pass"
+
+    def metric(self, name: str) -> MetricResult:
+        for result in self.metrics:
+            if result.name == name:
+                return result
+        raise KeyError(name)
+
+    def to_dict(self) -> dict[str, object]:
+        from dataclasses import asdict
+
+        return {**asdict(self), "passed": self.passed}
+
+
+def _as_array(name: str, values: Samples) -> NDArray[np.float64]:
+    import numpy as np
+
+    try:
+        array = np.asarray(values if hasattr(values, "__array__") else list(values), dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise DataError(
+            f"metric {name!r} has values that are not numbers ({exc})",
+            hint="give numbers only (one column or JSON list per metric)",
+        ) from exc
+    array = array.ravel()
+    finite: NDArray[np.float64] = array[np.isfinite(array)]
+    return finite
+
+
+def _is_bad(change: float, bad: BadDirection) -> bool:
+    if bad == "increase":
+        return change > 0
+    if bad == "decrease":
+        return change < 0
+    return change != 0
+
+
+def _change(value: float) -> Literal["higher", "lower", "same"]:
+    return "higher" if value > 0 else "lower" if value < 0 else "same"
+
+
+def _continuous(
+    name: str, spec: MetricSpec, x: NDArray[np.float64], y: NDArray[np.float64], cfg: JudgeConfig
+) -> MetricResult:
+    import numpy as np
+
+    from mlops_guard.canary._stats import hodges_lehmann, mann_whitney, tukey_trim
+
+    s = cfg.settings
+    xt = tukey_trim(x, s.outlier_iqr_factor)
+    yt = tukey_trim(y, s.outlier_iqr_factor)
+    base = {
+        "name": name,
+        "kind": spec.kind,
+        "test": "mann_whitney_u",
+        "critical": spec.critical,
+        "weight": spec.weight,
+        "bad": spec.bad,
+        "tolerance": spec.tolerance,
+        "baseline_n": int(xt.size),
+        "canary_n": int(yt.size),
+        "baseline_trimmed": int(x.size - xt.size),
+        "canary_trimmed": int(y.size - yt.size),
+    }
+    if min(xt.size, yt.size) < s.min_samples:
+        return MetricResult(
+            **base,  # type: ignore[arg-type]
+            outcome="inconclusive",
+            reason=f"{min(xt.size, yt.size)} samples on a side, fewer than {s.min_samples}",
+        )
+    test = mann_whitney(xt, yt)
+    shift, low, high = hodges_lehmann(
+        xt, yt, s.confidence, max_samples=s.max_pairwise_samples, seed=s.seed
+    )
+    center_x, center_y = float(np.median(xt)), float(np.median(yt))
+    relative = shift / abs(center_x) if center_x != 0 else None
+    size = abs(relative) if relative is not None else abs(shift)
+    significant = test.p_value < 1 - s.confidence
+    failed = significant and _is_bad(shift, spec.bad) and size > spec.tolerance
+    if failed:
+        reason = (
+            f"median shifted {shift:+.4g} ({_pct(relative)}), {s.confidence:.0%} interval "
+            f"[{low:.4g}, {high:.4g}], p={test.p_value:.2g}, beyond tolerance {spec.tolerance:g}"
+        )
+    elif significant and _is_bad(shift, spec.bad):
+        reason = f"significant shift {shift:+.4g} within tolerance {spec.tolerance:g}"
+    else:
+        reason = f"no significant bad shift (p={test.p_value:.2g})"
+    return MetricResult(
+        **base,  # type: ignore[arg-type]
+        outcome="fail" if failed else "pass",
+        reason=reason,
+        baseline_center=center_x,
+        canary_center=center_y,
+        statistic=test.statistic,
+        p_value=test.p_value,
+        effect=shift,
+        effect_low=low,
+        effect_high=high,
+        relative_effect=relative,
+        change=_change(shift) if significant else "same",
+    )
+
+
+def _pct(relative: float | None) -> str:
+    return "n/a relative" if relative is None else f"{relative:+.1%}"
+
+
+def _rate(
+    name: str, spec: MetricSpec, x: NDArray[np.float64], y: NDArray[np.float64], cfg: JudgeConfig
+) -> MetricResult:
+    import numpy as np
+
+    from mlops_guard.canary._stats import two_proportions
+
+    s = cfg.settings
+    base = {
+        "name": name,
+        "kind": spec.kind,
+        "test": "two_proportion_z",
+        "critical": spec.critical,
+        "weight": spec.weight,
+        "bad": spec.bad,
+        "tolerance": spec.tolerance,
+        "baseline_n": int(x.size),
+        "canary_n": int(y.size),
+    }
+    if np.any((x != 0) & (x != 1)) or np.any((y != 0) & (y != 1)):
+        raise DataError(
+            f"rate metric {name!r} has values other than 0 and 1",
+            hint="give one 0/1 outcome per request, or judge it as a continuous metric",
+        )
+    if min(x.size, y.size) < s.min_samples:
+        return MetricResult(
+            **base,  # type: ignore[arg-type]
+            outcome="inconclusive",
+            reason=f"{min(x.size, y.size)} samples on a side, fewer than {s.min_samples}",
+        )
+    hx, hy = int(x.sum()), int(y.sum())
+    test = two_proportions(hx, x.size, hy, y.size)
+    px, py = hx / x.size, hy / y.size
+    diff = py - px
+    significant = test.p_value < 1 - s.confidence
+    failed = significant and _is_bad(diff, spec.bad) and abs(diff) > spec.tolerance
+    reason = f"rate {px:.4g} -> {py:.4g} ({diff:+.4g}), p={test.p_value:.2g}" + (
+        f", beyond tolerance {spec.tolerance:g}" if failed else ""
+    )
+    return MetricResult(
+        **base,  # type: ignore[arg-type]
+        outcome="fail" if failed else "pass",
+        reason=reason,
+        baseline_center=px,
+        canary_center=py,
+        statistic=test.statistic,
+        p_value=test.p_value,
+        effect=diff,
+        relative_effect=diff / px if px else None,
+        change=_change(diff) if significant else "same",
+    )
+
+
+def _distribution(
+    name: str, spec: MetricSpec, x: NDArray[np.float64], y: NDArray[np.float64], cfg: JudgeConfig
+) -> MetricResult:
+    import numpy as np
+
+    from mlops_guard.canary._stats import normed_wasserstein
+
+    s = cfg.settings
+    base = {
+        "name": name,
+        "kind": spec.kind,
+        "test": "wasserstein_normed",
+        "critical": spec.critical,
+        "weight": spec.weight,
+        "bad": spec.bad,
+        "tolerance": spec.tolerance,
+        "baseline_n": int(x.size),
+        "canary_n": int(y.size),
+    }
+    if min(x.size, y.size) < s.min_samples:
+        return MetricResult(
+            **base,  # type: ignore[arg-type]
+            outcome="inconclusive",
+            reason=f"{min(x.size, y.size)} samples on a side, fewer than {s.min_samples}",
+        )
+    distance = normed_wasserstein(x, y)
+    failed = distance > spec.tolerance
+    return MetricResult(
+        **base,  # type: ignore[arg-type]
+        outcome="fail" if failed else "pass",
+        reason=f"normed Wasserstein distance {distance:.4g} "
+        f"{'above' if failed else 'within'} threshold {spec.tolerance:g}",
+        baseline_center=float(np.mean(x)),
+        canary_center=float(np.mean(y)),
+        statistic=distance,
+        effect=float(np.mean(y) - np.mean(x)),
+    )
+
+
+def judge(
+    baseline: Mapping[str, Samples],
+    canary: Mapping[str, Samples],
+    *,
+    config: JudgeConfig | None = None,
+) -> CanaryVerdict:
+    """Judge a canary against its baseline, metric by metric, Kayenta-style.
+
+    ``baseline`` and ``canary`` map a metric name to its samples (one value per request or
+    row; 0/1 for rate metrics). Metrics present on one side only are inconclusive.
+
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> fast = {"latency_seconds": rng.lognormal(-3, 0.3, 200)}
+    >>> slow = {"latency_seconds": rng.lognormal(-3, 0.3, 200) * 1.5}
+    >>> judge(fast, slow).verdict
+    'fail'
+    """
+    cfg = config or JudgeConfig()
+    s = cfg.settings
+    if s.marginal_score > s.pass_score:
+        raise UsageError(
+            f"marginal_score {s.marginal_score:g} is above pass_score {s.pass_score:g}",
+            hint="set MLOPS_GUARD_CANARY_MARGINAL_SCORE at or below the pass score",
+        )
+    names = sorted(set(baseline) | set(canary))
+    if not names:
+        raise UsageError("no metrics to judge", hint="give at least one metric's samples")
+    results: list[MetricResult] = []
+    for name in names:
+        spec = cfg.spec(name)
+        if name not in baseline or name not in canary:
+            side = "baseline" if name not in baseline else "canary"
+            results.append(
+                MetricResult(
+                    name=name,
+                    kind=spec.kind,
+                    test="none",
+                    outcome="inconclusive",
+                    reason=f"no samples in the {side}",
+                    critical=spec.critical,
+                    weight=spec.weight,
+                    bad=spec.bad,
+                    tolerance=spec.tolerance,
+                    baseline_n=0,
+                    canary_n=0,
+                )
+            )
+            continue
+        x, y = _as_array(name, baseline[name]), _as_array(name, canary[name])
+        runner = {"continuous": _continuous, "rate": _rate, "distribution": _distribution}
+        results.append(runner[spec.kind](name, spec, x, y, cfg))
+    return _verdict(results, s)
+
+
+def _verdict(results: list[MetricResult], s: CanarySettings) -> CanaryVerdict:
+    common = {
+        "confidence": s.confidence,
+        "pass_score": s.pass_score,
+        "marginal_score": s.marginal_score,
+    }
+    conclusive = [r for r in results if r.outcome != "inconclusive"]
+    total = sum(r.weight for r in conclusive)
+    score = (
+        100.0 * sum(r.weight for r in conclusive if r.outcome == "pass") / total if total else None
+    )
+    critical_fail = [r.name for r in results if r.critical and r.outcome == "fail"]
+    critical_open = [r.name for r in results if r.critical and r.outcome == "inconclusive"]
+    failed = [r.name for r in results if r.outcome == "fail"]
+    if critical_fail:
+        return CanaryVerdict(
+            "fail",
+            score,
+            results,
+            [f"critical metric failed: {', '.join(critical_fail)}"],
+            **common,
+        )
+    if score is None:
+        return CanaryVerdict(
+            "inconclusive", None, results, ["no metric had enough samples"], **common
+        )
+    if critical_open:
+        return CanaryVerdict(
+            "inconclusive",
+            score,
+            results,
+            [f"critical metric inconclusive: {', '.join(critical_open)}"],
+            **common,
+        )
+    reasons = [f"failed: {', '.join(failed)}"] if failed else []
+    if score >= s.pass_score:
+        return CanaryVerdict("pass", score, results, reasons, **common)
+    if score >= s.marginal_score:
+        return CanaryVerdict("marginal", score, results, reasons, **common)
+    return CanaryVerdict("fail", score, results, reasons, **common)
