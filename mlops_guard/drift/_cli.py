@@ -1,10 +1,195 @@
-"""Sub-commands of the drift concern (registered by :mod:`mlops_guard.cli`)."""
+"""Sub-commands of the drift concern (registered by :mod:`mlops_guard.cli`).
+
+``mlops-guard profile DATA --out PROFILE`` and
+``mlops-guard drift REFERENCE CURRENT [--html PATH] [--json] [--fail-on-drift]``.
+Handlers parse, call the library, print; nothing heavy is imported until a handler runs.
+"""
 
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mlops_guard.drift._engine import DriftReport
+
+__all__ = ["register"]
+
+_TESTS = ("ks", "chisquare", "z", "wasserstein", "jensenshannon", "psi", "hellinger")
 
 
-def register(commands: "argparse._SubParsersAction[Any]") -> None:
+def register(commands: argparse._SubParsersAction[Any]) -> None:
     """Add this concern's sub-commands. Import nothing heavy here: --help must stay fast."""
+    profile = commands.add_parser(
+        "profile",
+        help="build a reference profile for drift checks",
+        description="Profile reference data (CSV or Parquet) in chunks, with bounded memory, "
+        "into a versioned JSON profile that 'mlops-guard drift' accepts as REFERENCE.",
+    )
+    profile.add_argument("data", metavar="DATA", help="reference data file (CSV or Parquet)")
+    profile.add_argument("--out", required=True, metavar="PROFILE", help="profile to write")
+    profile.add_argument(
+        "--chunk-rows", type=int, default=None, metavar="N", help="rows read at a time"
+    )
+    profile.add_argument("--json", action="store_true", help="print a JSON summary")
+    profile.set_defaults(handler=_profile)
+
+    drift = commands.add_parser(
+        "drift",
+        help="compare current data with a reference (data file or profile)",
+        description="Evidently-compatible drift check. Exit 0 when done (drift or not), 1 with "
+        "--fail-on-drift when the data set drifted, 2 on bad input.",
+    )
+    drift.add_argument("reference", metavar="REFERENCE", help="data file or profile (.json)")
+    drift.add_argument("current", metavar="CURRENT", help="current data file")
+    drift.add_argument("--html", metavar="PATH", help="also write Evidently's HTML report")
+    drift.add_argument("--json", action="store_true", help="print the result as JSON")
+    drift.add_argument(
+        "--fail-on-drift", action="store_true", help="exit 1 when the data set drifted"
+    )
+    drift.add_argument(
+        "--test",
+        action="append",
+        default=[],
+        metavar="COLUMN=TEST",
+        help=f"test for one column ({', '.join(_TESTS)}); repeatable",
+    )
+    drift.add_argument(
+        "--threshold",
+        action="append",
+        default=[],
+        metavar="COLUMN=VALUE",
+        help="threshold for one column; repeatable",
+    )
+    drift.add_argument(
+        "--correction",
+        choices=("none", "bonferroni", "benjamini_hochberg"),
+        default=None,
+        help="multiple-testing correction over p-value tests",
+    )
+    drift.set_defaults(handler=_drift)
+
+
+def _pairs(values: list[str], option: str) -> dict[str, str]:
+    from mlops_guard.errors import UsageError
+
+    found: dict[str, str] = {}
+    for value in values:
+        column, sep, setting = value.partition("=")
+        if not sep or not column or not setting:
+            raise UsageError(
+                f"{option} {value!r} is not COLUMN=VALUE", hint=f"e.g. {option} age=0.2"
+            )
+        found[column] = setting
+    return found
+
+
+def _profile(args: argparse.Namespace) -> int:
+    from mlops_guard._console import console, print_json, progress
+    from mlops_guard.drift._profile import build_profile
+
+    with progress(enabled=not args.json) as bar:
+        task = bar.add_task("profiling", total=None) if bar is not None else None
+
+        def on_chunk(rows: int) -> None:
+            if bar is not None and task is not None:
+                bar.update(task, description=f"profiling: {rows:,} rows")
+
+        profile = build_profile(args.data, chunk_rows=args.chunk_rows, on_chunk=on_chunk)
+    path = profile.save(args.out)
+    summary = {
+        "profile": str(path),
+        "rows": profile.rows,
+        "columns": len(profile.columns),
+        "exact": profile.exact,
+        "bytes": path.stat().st_size,
+    }
+    if args.json:
+        print_json(summary)
+    else:
+        exactness = "exact" if profile.exact else "some columns rounded (see error_bound)"
+        console().print(
+            f"profile of {profile.rows:,} rows x {len(profile.columns)} columns written to "
+            f"{path} ({summary['bytes']:,} bytes, {exactness})"
+        )
+    return 0
+
+
+def _load_reference(path: str) -> Any:
+    from mlops_guard.data import read_table
+    from mlops_guard.drift._profile import load_profile
+
+    if Path(path).name.lower().endswith(".json"):
+        return load_profile(path)
+    return read_table(path)
+
+
+def _drift(args: argparse.Namespace) -> int:
+    from mlops_guard._console import print_json
+    from mlops_guard.data import read_table
+    from mlops_guard.drift._engine import DriftConfig, detect_drift
+    from mlops_guard.drift._settings import DriftSettings
+    from mlops_guard.errors import UsageError
+
+    thresholds: dict[str, float] = {}
+    for column, value in _pairs(args.threshold, "--threshold").items():
+        try:
+            thresholds[column] = float(value)
+        except ValueError as exc:
+            raise UsageError(
+                f"--threshold {column}={value!r} is not a number", hint="e.g. --threshold age=0.2"
+            ) from exc
+    tests = _pairs(args.test, "--test")
+    for column, test in tests.items():
+        if test not in _TESTS:
+            raise UsageError(
+                f"--test {column}={test!r} names no known test", hint=f"use one of {_TESTS}"
+            )
+    config = DriftConfig(
+        settings=DriftSettings(),
+        column_tests=tests,  # type: ignore[arg-type]
+        column_thresholds=thresholds,
+        correction=args.correction,
+    )
+    reference = _load_reference(args.reference)
+    current = read_table(args.current)
+    report = detect_drift(reference, current, config=config)
+    if args.html:
+        from mlops_guard.drift._evidently import write_evidently_html
+
+        write_evidently_html(reference, current, args.html, settings=config.settings)
+    if args.json:
+        print_json(report.to_json())
+    else:
+        _print_report(report, html=args.html)
+    return 1 if args.fail_on_drift and report.dataset_drift else 0
+
+
+def _print_report(report: DriftReport, *, html: str | None) -> None:
+    from rich.table import Table
+
+    from mlops_guard._console import console
+
+    table = Table(title="drift by column")
+    for header in ("column", "kind", "test", "statistic", "threshold", "drifted"):
+        table.add_column(header)
+    for name, column in report.columns.items():
+        table.add_row(
+            name,
+            column.kind,
+            column.test,
+            f"{column.statistic:.4g}",
+            f"{column.threshold:.4g}",
+            "[red]yes[/red]" if column.drifted else "no",
+        )
+    out = console()
+    out.print(table)
+    verdict = "[red]DRIFT[/red]" if report.dataset_drift else "[green]no drift[/green]"
+    out.print(
+        f"{verdict}: {len(report.drifted_columns)}/{len(report.columns)} columns drifted "
+        f"(share {report.drift_share:.2f}, threshold {report.share_threshold:.2f}); "
+        f"rows: reference {report.reference_rows:,}, current {report.current_rows:,}"
+    )
+    if html:
+        out.print(f"Evidently HTML report: {html}")

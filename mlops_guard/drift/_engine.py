@@ -9,9 +9,9 @@ half the checked columns drift.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from mlops_guard.drift._kinds import ColumnKind, Family, conflicting_families, infer_kind
 from mlops_guard.drift._settings import Correction, DriftSettings
@@ -40,6 +40,7 @@ __all__ = [
     "summarise_frame_column",
 ]
 
+_T = TypeVar("_T")
 _ALL_TESTS: frozenset[str] = frozenset(
     {"ks", "chisquare", "z", "wasserstein", "jensenshannon", "psi", "hellinger"}
 )
@@ -163,7 +164,7 @@ def _value_counts(series: pd.Series) -> CategoricalSummary:
     counts = series.value_counts(dropna=True, sort=False)
     return CategoricalSummary(
         keys=counts.index.tolist(),
-        counts=counts.to_numpy(dtype=np.int64),
+        counts=np.asarray(counts.to_numpy(), dtype=np.int64),
         count=int(counts.sum()),
     )
 
@@ -187,12 +188,13 @@ def summarise_frame_column(
 
     name = str(series.name)
     family = pandas_family(series)
-    nulls = int(series.isna().sum())
     summary: NumericSummary | CategoricalSummary | None = None
-    integer = family == "int" and nulls == 0
+    # numpy int columns cannot hold nulls; pandas' nullable Int64 can.
+    integer = family == "int" and not series.hasnans
     if kind is None:
         if family in ("float", "int"):
             numeric = _numeric_summary(series)
+            nulls = len(series) - numeric.count
             kind = infer_kind(
                 family, nunique=numeric.nunique, count=numeric.count, nulls=nulls, settings=settings
             )
@@ -203,12 +205,13 @@ def summarise_frame_column(
             )
         elif family in ("string", "bool"):
             cat = _value_counts(series)
+            nulls = len(series) - cat.count
             kind = infer_kind(
                 family, nunique=cat.nunique, count=cat.count, nulls=nulls, settings=settings
             )
             summary = cat
         else:
-            kind = infer_kind(family, nunique=None, count=len(series), nulls=nulls, settings=settings)
+            kind = infer_kind(family, nunique=None, count=len(series), nulls=0, settings=settings)
         return ReferenceColumn(name, family, kind, summary, integer)
     if kind == "numerical":
         summary = _numeric_summary(series)
@@ -217,10 +220,33 @@ def summarise_frame_column(
     return ReferenceColumn(name, family, kind, summary, integer)
 
 
+def _workers(settings: DriftSettings) -> int:
+    import os
+
+    return settings.workers or min(os.cpu_count() or 1, 8)
+
+
 def _frame_reference(
     frame: pd.DataFrame, names: list[str], settings: DriftSettings
 ) -> dict[str, ReferenceColumn]:
-    return {name: summarise_frame_column(frame[name], settings) for name in names}
+    return dict(
+        zip(
+            names,
+            _map(lambda name: summarise_frame_column(frame[name], settings), names, settings),
+            strict=True,
+        )
+    )
+
+
+def _map(func: Callable[[str], _T], names: list[str], settings: DriftSettings) -> list[_T]:
+    """Map over columns, on threads when more than one worker is allowed."""
+    workers = _workers(settings)
+    if workers == 1 or len(names) < 2:
+        return [func(name) for name in names]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(func, names))
 
 
 def _pick_default_test(
@@ -286,6 +312,71 @@ def _apply_correction(
     return adjusted
 
 
+def _common_columns(
+    ref_names: list[str], cur_names: list[str], config: DriftConfig, *, is_profile: bool
+) -> list[str]:
+    """The columns to check: in both, not excluded, and among ``config.columns`` if given."""
+    excluded = config.excluded
+    wanted = set(config.columns) if config.columns is not None else None
+    current = set(cur_names)
+    common = [
+        name
+        for name in ref_names
+        if name in current and name not in excluded and (wanted is None or name in wanted)
+    ]
+    if wanted is not None:
+        missing = sorted(wanted - set(common) - excluded)
+        if missing:
+            raise SchemaError(
+                f"column(s) {', '.join(map(repr, missing))} are not in both data sets",
+                hint="check the column names, or drop them from the columns to check",
+            )
+    if not common:
+        error = ProfileError if is_profile else SchemaError
+        raise error(
+            "the reference and the current data have no column in common "
+            f"(reference: {', '.join(ref_names[:5])}...; current: {', '.join(cur_names[:5])}...)",
+            hint="compare data with the schema the reference was built from",
+        )
+    return common
+
+
+def _check_column(
+    name: str, ref_col: ReferenceColumn, series: pd.Series, config: DriftConfig
+) -> tuple[TestOutcome, ColumnKind, tuple[int, int]]:
+    """Summarise the current column like the reference one, pick the test, run it."""
+    settings = config.settings
+    cur_col = summarise_frame_column(series, settings, kind=ref_col.kind)
+    ref_summary, cur_summary = ref_col.summary, cur_col.summary
+    assert ref_summary is not None
+    assert cur_summary is not None
+    for side, summary in (("reference", ref_summary), ("current", cur_summary)):
+        if summary.count == 0:
+            raise EmptyData(
+                f"column {name!r} has only null values in the {side} data",
+                hint=f"fix the column, or exclude it from the drift check ({name!r})",
+            )
+    test = config.column_tests.get(name) or _pick_default_test(
+        ref_col.kind, ref_summary, cur_summary, settings
+    )
+    if test in NUMERIC_ONLY_TESTS and ref_col.kind != "numerical":
+        raise ConfigError(
+            f"test {test!r} needs a numerical column, but {name!r} is {ref_col.kind}",
+            hint="use chisquare, z, jensenshannon, psi or hellinger for it",
+        )
+    threshold = config.column_thresholds.get(name) or _default_threshold(test, settings)
+    outcome = run_test(
+        test,
+        ref_summary,
+        cur_summary,
+        threshold,
+        min_std=settings.wasserstein_min_std,
+        binned_min_values=settings.binned_min_values,
+        integer=ref_col.integer and cur_col.integer,
+    )
+    return outcome, ref_col.kind, (ref_summary.count, cur_summary.count)
+
+
 def detect_drift(
     reference: pd.DataFrame | ReferenceProfile,
     current: pd.DataFrame,
@@ -317,27 +408,7 @@ def detect_drift(
     is_profile = isinstance(reference, ReferenceProfile)
     ref_names = list(reference.columns) if is_profile else [str(c) for c in reference.columns]
     cur_names = [str(c) for c in current.columns]
-    excluded = config.excluded
-    wanted = set(config.columns) if config.columns is not None else None
-    common = [
-        name
-        for name in ref_names
-        if name in cur_names and name not in excluded and (wanted is None or name in wanted)
-    ]
-    if wanted is not None:
-        missing = sorted(wanted - set(common) - excluded)
-        if missing:
-            raise SchemaError(
-                f"column(s) {', '.join(map(repr, missing))} are not in both data sets",
-                hint="check the column names, or drop them from the columns to check",
-            )
-    if not common:
-        error = ProfileError if is_profile else SchemaError
-        raise error(
-            "the reference and the current data have no column in common "
-            f"(reference: {', '.join(ref_names[:5])}...; current: {', '.join(cur_names[:5])}...)",
-            hint="compare data with the schema the reference was built from",
-        )
+    common = _common_columns(ref_names, cur_names, config, is_profile=is_profile)
     if len(current) == 0:
         raise EmptyData("the current batch has no rows", hint="pass a batch with rows")
 
@@ -348,10 +419,8 @@ def detect_drift(
         ref_columns = _frame_reference(reference, common, settings)
         reference_rows = len(reference)
 
-    outcomes: dict[str, TestOutcome] = {}
-    kinds: dict[str, ColumnKind] = {}
-    counts: dict[str, tuple[int, int]] = {}
     skipped: dict[str, str] = {}
+    to_check: list[str] = []
     for name in common:
         ref_col = ref_columns[name]
         cur_family = pandas_family(current[name])
@@ -362,39 +431,25 @@ def detect_drift(
                 f"{cur_family} values in the current data",
                 hint="fix the upstream export so the column keeps one type",
             )
-        if ref_col.kind not in ("numerical", "categorical"):
+        if ref_col.kind in ("numerical", "categorical"):
+            to_check.append(name)
+        else:
             skipped[name] = f"{ref_col.kind} column"
-            continue
-        cur_col = summarise_frame_column(current[name], settings, kind=ref_col.kind)
-        ref_summary, cur_summary = ref_col.summary, cur_col.summary
-        assert ref_summary is not None
-        assert cur_summary is not None
-        for side, summary in (("reference", ref_summary), ("current", cur_summary)):
-            if summary.count == 0:
-                raise EmptyData(
-                    f"column {name!r} has only null values in the {side} data",
-                    hint=f"fix the column, or exclude it from the drift check ({name!r})",
-                )
-        test = config.column_tests.get(name) or _pick_default_test(
-            ref_col.kind, ref_summary, cur_summary, settings
+
+    results = dict(
+        zip(
+            to_check,
+            _map(
+                lambda name: _check_column(name, ref_columns[name], current[name], config),
+                to_check,
+                settings,
+            ),
+            strict=True,
         )
-        if test in NUMERIC_ONLY_TESTS and ref_col.kind != "numerical":
-            raise ConfigError(
-                f"test {test!r} needs a numerical column, but {name!r} is {ref_col.kind}",
-                hint="use chisquare, z, jensenshannon, psi or hellinger for it",
-            )
-        threshold = config.column_thresholds.get(name) or _default_threshold(test, settings)
-        outcomes[name] = run_test(
-            test,
-            ref_summary,
-            cur_summary,
-            threshold,
-            min_std=settings.wasserstein_min_std,
-            binned_min_values=settings.binned_min_values,
-            integer=ref_col.integer and cur_col.integer,
-        )
-        kinds[name] = ref_col.kind
-        counts[name] = (ref_summary.count, cur_summary.count)
+    )
+    outcomes = {name: result[0] for name, result in results.items()}
+    kinds = {name: result[1] for name, result in results.items()}
+    counts = {name: result[2] for name, result in results.items()}
     if not outcomes:
         raise SchemaError(
             "no column can be drift-checked (the common columns are ids, timestamps or text: "

@@ -149,6 +149,12 @@ class DriftSettings(BaseSettings):
         ge=100,
         description="Bootstrap resamples for metrics without a closed-form interval (MAE, RMSE).",
     )
+    workers: int = Field(
+        default=0,
+        ge=0,
+        description="Threads that summarise columns in parallel (numpy's sort releases the "
+        "GIL); 0: the number of CPUs, at most 8 (mlops-guard choice).",
+    )
     check_batches: int = Field(
         default=5,
         ge=1,

@@ -107,7 +107,7 @@ def summarise_numeric(values: FloatArray) -> NumericSummary:
     import numpy as np
 
     finite = values[np.isfinite(values)]
-    ordered = np.sort(finite, kind="stable")
+    ordered = np.sort(finite)
     if ordered.size == 0:
         empty = np.empty(0, dtype=np.float64)
         return NumericSummary(empty, np.empty(0, dtype=np.int64), 0, math.nan, math.nan)
@@ -146,7 +146,9 @@ def _cdfs_on_union(
     """Both empirical CDFs evaluated on the union of values, and the gaps between them."""
     import numpy as np
 
-    union = np.union1d(ref.values, cur.values)
+    # Both sides are sorted: a stable sort of their concatenation is a linear merge (timsort).
+    joined = np.sort(np.concatenate((ref.values, cur.values)), kind="stable")
+    union = joined[np.concatenate(([True], joined[1:] != joined[:-1]))]
     points = union[:-1]
     ref_cum = np.concatenate(([0], np.cumsum(ref.counts)))
     cur_cum = np.concatenate(([0], np.cumsum(cur.counts)))
