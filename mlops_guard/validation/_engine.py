@@ -68,6 +68,7 @@ def _map_outcome(
     unexpected: np.ndarray,
     considered: int,
     max_examples: int,
+    *,
     detail: str | None = None,
 ) -> Evaluation:
     import numpy as np
@@ -160,7 +161,7 @@ def _between(spec: ExpectationSpec, s: pd.Series[Any], k: int) -> Evaluation:
         if high is not None:
             bad |= values >= high if spec.kwargs.get("strict_max") else values > high
     unexpected = nonnull & (bad | not_number)
-    return _map_outcome(spec, s, unexpected, int(nonnull.sum()), k, detail)
+    return _map_outcome(spec, s, unexpected, int(nonnull.sum()), k, detail=detail)
 
 
 def _in_set(spec: ExpectationSpec, s: pd.Series[Any], k: int) -> Evaluation:
@@ -199,6 +200,13 @@ def _native_types(name: str) -> tuple[type, ...]:
     return table.get(lowered, ())
 
 
+def _pandas_dtypes_module() -> Any:
+    import importlib
+
+    # GX also looks names up in pandas.core.dtypes.dtypes (DatetimeTZDtype, CategoricalDtype...).
+    return importlib.import_module("pandas.core.dtypes.dtypes")
+
+
 def _dtype_candidates(type_list: list[str]) -> list[Any]:
     # GX ExpectColumnValuesToBeInTypeList._validate_pandas (columns of a non-object dtype).
     import numpy as np
@@ -220,7 +228,7 @@ def _dtype_candidates(type_list: list[str]) -> list[Any]:
                         found.append(instance)
                 except TypeError:
                     pass
-            dtypes_type = getattr(pd.core.dtypes.dtypes, name, None)
+            dtypes_type = getattr(_pandas_dtypes_module(), name, None)
             if isinstance(dtypes_type, type):
                 found.append(dtypes_type)
         found.extend(_native_types(name))
@@ -237,7 +245,7 @@ def _value_candidates(type_list: list[str]) -> tuple[type, ...]:
         try:
             found.append(np.dtype(name).type)
         except TypeError:
-            for holder in (pd, pd.core.dtypes.dtypes):
+            for holder in (pd, _pandas_dtypes_module()):
                 candidate = getattr(holder, name, None)
                 if isinstance(candidate, type):
                     found.append(candidate)
@@ -285,7 +293,7 @@ def _in_type_list(spec: ExpectationSpec, s: pd.Series[Any], k: int) -> Evaluatio
         is_type = s.map(lambda value: isinstance(value, candidates)).to_numpy(dtype=bool)
         unexpected = nonnull & ~is_type
     detail = f"column {spec.column!r} holds values that are not {_describe(type_list)}"
-    return _map_outcome(spec, s, unexpected, int(nonnull.sum()), k, detail)
+    return _map_outcome(spec, s, unexpected, int(nonnull.sum()), k, detail=detail)
 
 
 # --- table expectations --------------------------------------------------------------------
@@ -310,10 +318,7 @@ def _columns_match_set(spec: ExpectationSpec, df: pd.DataFrame, k: int) -> Evalu
     actual = {str(c) for c in df.columns}
     missing = sorted(set(expected or []) - actual)
     extra = sorted(actual - set(expected or [])) if expected is not None else []
-    if expected is None:
-        success = not exact
-    else:
-        success = not missing and (not extra or not exact)
+    success = not exact if expected is None else not missing and (not extra or not exact)
     parts = []
     if missing:
         parts.append(f"missing column(s) {missing}")

@@ -109,9 +109,10 @@ def gate(
 
     ``policy="fail"``: a failed batch is quarantined whole under ``settings.quarantine_dir``
     and :class:`BatchRejected` (a :class:`~mlops_guard.errors.ValidationFailed`) is raised
-    with the result as ``.result`` and the entry as ``.quarantined``. ``policy="quarantine_rows"``: failing rows are
-    quarantined with their reasons and the passing rows are returned (a table-level failure,
-    such as a missing column, quarantines every row). ``optional_columns`` may be absent from
+    with the result as ``.result`` and the entry as ``.quarantined``.
+    ``policy="quarantine_rows"``: failing rows are quarantined with their reasons and the
+    passing rows are returned (a table-level failure, such as a missing column, quarantines
+    every row). ``optional_columns`` may be absent from
     the batch (the label at scoring time); when absent, expectations about them are skipped.
 
     Updates ``mlops_guard_validation_failed_expectations{flow,suite}``,

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
 __all__ = ["run_with_gx"]
 
+_POSITION = "mlops_guard_position"
 _lock = threading.Lock()
 _state: dict[str, Any] = {}
 
@@ -35,13 +36,30 @@ def _batch_definition() -> Any:
         return _state["batch_definition"]
 
 
+def _exception_message(info: Any) -> str | None:
+    """The first exception message in a result's exception_info (flat, or keyed by metric)."""
+    if not isinstance(info, dict):
+        return None
+    candidates = [info, *(v for v in info.values() if isinstance(v, dict))]
+    for candidate in candidates:
+        if candidate.get("raised_exception"):
+            text = str(candidate.get("exception_message") or "an error")
+            return text.splitlines()[0] if text else "an error"
+    return None
+
+
 def run_with_gx(
     df: pd.DataFrame, specs: Sequence[ExpectationSpec], *, max_examples: int
 ) -> list[ExpectationOutcome]:
     """Validate ``df`` against ``specs`` with GX; one outcome per spec, in order."""
     if not specs:
         return []
-    suite = Suite(f"mlops-guard-{uuid.uuid4().hex[:8]}", tuple(specs)).to_gx()
+    # GX does not keep suite order in its results: tag each expectation with its position.
+    tagged = tuple(
+        ExpectationSpec(spec.type, spec.kwargs, {**spec.meta, _POSITION: i}, spec.extra)
+        for i, spec in enumerate(specs)
+    )
+    suite = Suite(f"mlops-guard-{uuid.uuid4().hex[:8]}", tagged).to_gx()
     batch = _batch_definition().get_batch(batch_parameters={"dataframe": df})
     result = batch.validate(
         suite,
@@ -53,15 +71,11 @@ def run_with_gx(
             "expectations",
             hint="check the suite for duplicate expectations",
         )
+    ordered = sorted(result.results, key=lambda item: int(item.expectation_config.meta[_POSITION]))
     outcomes = []
-    # GX keeps the suite's order in its results.
-    for spec, item in zip(specs, result.results, strict=True):
-        info = item.exception_info or {}
-        raised = bool(info.get("raised_exception")) if isinstance(info, dict) else False
-        detail = None
-        if raised:
-            message = str(info.get("exception_message") or "error").splitlines()[0]
-            detail = f"Great Expectations raised: {message}"
+    for spec, item in zip(specs, ordered, strict=True):
+        message = _exception_message(item.exception_info)
+        detail = f"Great Expectations raised: {message}" if message else None
         res = item.result or {}
         count = res.get("unexpected_count")
         if count is None:

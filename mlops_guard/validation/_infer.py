@@ -67,9 +67,7 @@ def _plain(value: Any) -> Any:
     return value.item() if hasattr(value, "item") else value
 
 
-def _numeric(
-    column: str, s: pd.Series[Any], cfg: ValidationSettings
-) -> list[ExpectationSpec]:
+def _numeric(column: str, s: pd.Series[Any], cfg: ValidationSettings) -> list[ExpectationSpec]:
     import numpy as np
 
     values = s.dropna().to_numpy(dtype="float64")
@@ -89,8 +87,10 @@ def _numeric(
                 value_set=value_set,
             )
         ]
-    if integral and distinct.size >= cfg.id_unique_share * values.size and (
-        distinct.size > cfg.max_categories
+    if (
+        integral
+        and distinct.size >= cfg.id_unique_share * values.size
+        and (distinct.size > cfg.max_categories)
     ):
         return _id_like(column, s, "integer id: values nearly all distinct")
     low, high = float(values.min()), float(values.max())
@@ -151,7 +151,9 @@ def _kind(s: pd.Series[Any]) -> str:
         return "numeric"
     if pd.api.types.is_datetime64_any_dtype(dtype):
         return "datetime"
-    if dtype == object or isinstance(dtype, (pd.StringDtype, pd.CategoricalDtype)):
+    if pd.api.types.is_object_dtype(dtype) or isinstance(
+        dtype, (pd.StringDtype, pd.CategoricalDtype)
+    ):
         inferred = pd.api.types.infer_dtype(s, skipna=True)
         if inferred in ("string", "categorical"):
             return "text"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import uuid
@@ -60,7 +61,7 @@ def _to_parquet(df: pd.DataFrame, path: Path) -> list[str]:
 
 
 def _text_or_null(value: Any) -> Any:
-    if value is None or (isinstance(value, float) and value != value):
+    if value is None or (isinstance(value, float) and math.isnan(value)):
         return None
     return str(value)
 
@@ -77,18 +78,16 @@ def _source_info(source: str | None) -> dict[str, Any]:
 def _write(
     df: pd.DataFrame,
     quarantine_dir: str | Path,
+    *,
     kind: str,
     result: ValidationResult,
     source: str | None,
-    extra: dict[str, Any],
 ) -> Path:
     from mlops_guard.data import fingerprint
 
     root = Path(quarantine_dir)
     if root.exists() and not root.is_dir():
-        raise ConfigError(
-            f"quarantine directory {str(root)!r} is a file", hint="pass a directory"
-        )
+        raise ConfigError(f"quarantine directory {str(root)!r} is a file", hint="pass a directory")
     now = datetime.now(UTC)
     content_hash = fingerprint(df)
     stamp = now.strftime("%Y%m%dT%H%M%S%fZ")
@@ -112,7 +111,6 @@ def _write(
             "failed": [o.to_json() for o in result.failed],
             "stored_as_text": stringified,
             "data": DATA_NAME,
-            **extra,
         }
         (tmp / MANIFEST_NAME).write_text(
             json.dumps(manifest, indent=2, allow_nan=False) + "\n", encoding="utf-8"
@@ -134,7 +132,7 @@ def quarantine_batch(
     Parquet and ``manifest.json`` (suite, failed expectations, row count, source path and its
     SHA-256, content hash, time). Returns the entry's directory.
     """
-    return _write(df, quarantine_dir, "batch", result, source or result.source, {})
+    return _write(df, quarantine_dir, kind="batch", result=result, source=source or result.source)
 
 
 def quarantine_rows(
@@ -145,7 +143,9 @@ def quarantine_rows(
 ) -> Path:
     """Keep the failing rows of a batch (with their :data:`REASON_COLUMN`), like
     :func:`quarantine_batch`."""
-    return _write(failing, quarantine_dir, "rows", result, source or result.source, {})
+    return _write(
+        failing, quarantine_dir, kind="rows", result=result, source=source or result.source
+    )
 
 
 def split_rows(

@@ -81,7 +81,7 @@ class Suite:
         name = data.get("name")
         if not isinstance(name, str) or not name:
             raise SuiteError(
-                f"{origin} has no 'name'", hint="add a non-empty \"name\" to the suite JSON"
+                f"{origin} has no 'name'", hint='add a non-empty "name" to the suite JSON'
             )
         raw = data.get("expectations", [])
         if not isinstance(raw, list):
@@ -89,10 +89,14 @@ class Suite:
         specs = []
         for position, item in enumerate(raw):
             # GX 0.x called the key expectation_type; accept it so old suites still load.
-            kind = item.get("type", item.get("expectation_type")) if isinstance(item, dict) else None
+            kind = (
+                item.get("type", item.get("expectation_type")) if isinstance(item, dict) else None
+            )
             kwargs = item.get("kwargs", {}) if isinstance(item, dict) else None
-            if not isinstance(kind, str) or not kind.startswith("expect_") or not isinstance(
-                kwargs, dict
+            if (
+                not isinstance(kind, str)
+                or not kind.startswith("expect_")
+                or not isinstance(kwargs, dict)
             ):
                 raise SuiteError(
                     f"{origin}: expectation #{position} has no valid 'type' and 'kwargs'",
@@ -156,7 +160,7 @@ class Suite:
                 expectations=[spec.to_json_dict() for spec in self.expectations],
                 meta=dict(self.meta) or None,
             )
-        except Exception as exc:  # noqa: BLE001 - GX raises many kinds; all mean a bad suite
+        except Exception as exc:  # GX raises many kinds; all of them mean a bad suite
             raise SuiteError(
                 f"Great Expectations rejected suite {self.name!r}: {exc}",
                 hint="fix the suite JSON",
@@ -180,7 +184,9 @@ def packaged_suites_dir() -> Path:
 def suite_search_path(expectations_dir: str | Path | None = None) -> list[Path]:
     """Directories a suite name is looked up in, first match wins."""
     if expectations_dir is None:
-        expectations_dir = os.environ.get("MLOPS_GUARD_VALIDATION_EXPECTATIONS_DIR") or "expectations"
+        expectations_dir = (
+            os.environ.get("MLOPS_GUARD_VALIDATION_EXPECTATIONS_DIR") or "expectations"
+        )
     return [Path(expectations_dir), packaged_suites_dir()]
 
 
@@ -202,7 +208,9 @@ def _read_suite_file(path: Path) -> Suite:
     return Suite(suite.name, suite.expectations, suite.meta, path.resolve())
 
 
-def load_suite(name_or_path: str | Path | Suite, *, expectations_dir: str | Path | None = None) -> Suite:
+def load_suite(
+    name_or_path: str | Path | Suite, *, expectations_dir: str | Path | None = None
+) -> Suite:
     """Load a suite from a path to its JSON, or by name.
 
     A name is looked up as ``<name>.json`` in ``expectations_dir`` (default
