@@ -4,8 +4,8 @@ The processor claims one due ``pending`` row at a time, calls the action handler
 the outcome. A handler signals:
 
 * success by returning an :class:`ActionOutcome` (``done`` or ``skipped``);
-* a transient failure by raising :class:`~mlops_guard.errors.RegistryUnavailable`,
-  :class:`~mlops_guard.errors.AliasConflict` or any non-mlops-guard exception: the row goes back
+* a transient failure by raising :class:`~mlops_guard.errors.RegistryUnavailable` or any
+  non-mlops-guard exception: the row goes back
   to ``pending`` with an exponential backoff, and is marked ``failed`` after
   ``max_attempts`` (counted in ``mlops_guard_alert_actions_total{outcome="failed"}``);
 * a permanent failure by raising any other :class:`~mlops_guard.errors.GuardError`
@@ -47,7 +47,7 @@ _log = logging.getLogger("mlops_guard.alerts")
 # When nothing is due the worker still looks at the inbox this often, so a row written by
 # another tool (or a clock jump) is not left waiting for the next webhook.
 _IDLE_POLL_SECONDS = 1.0
-_RETRYABLE: tuple[type[BaseException], ...] = (RegistryUnavailable, AliasConflict)
+_RETRYABLE: tuple[type[BaseException], ...] = (RegistryUnavailable,)
 
 
 @dataclass(frozen=True)
@@ -235,36 +235,29 @@ def registry_rollback_handler(
 ) -> ActionHandler:
     """Roll the alert's model back in this process with :func:`mlops_guard.registry.rollback`.
 
-    With ``check_alert_version`` (default) an alert naming a ``model_version`` that is no longer
-    the champion is ``skipped``: someone already moved the alias, and rolling back again would
-    undo a promotion the alert knows nothing about.
+    The registry's rollback is idempotent per incident key, so an alert acted on before a crash
+    returns the earlier move. With ``check_alert_version`` (default) an alert carrying a
+    ``model_version`` label rolls back only while that version is the champion (compare-and-set
+    in the registry): otherwise someone already moved the alias, and rolling back again would
+    undo a promotion the alert knows nothing about; the alert is then ``skipped``.
     """
 
     def handle(alert: StoredAlert) -> ActionOutcome:
         from mlops_guard import registry
 
         assert alert.model is not None  # triage only queues rollbacks that name a model
-        key = incident_key(alert)
-        for event in registry.history(alert.model, settings=guard_settings):
-            if getattr(event, "alert_fingerprint", None) == key:
-                # Acted before a crash, not yet marked done: report the earlier move.
-                return ActionOutcome("done", _event_dict(event), "already rolled back")
-        version = alert.labels.get("model_version")
-        if settings.check_alert_version and version:
-            champion = registry.get_champion(alert.model, settings=guard_settings)
-            if champion != version:
-                return ActionOutcome(
-                    "skipped",
-                    {"champion": champion, "alert_version": version},
-                    f"the alert is about version {version} but the champion is {champion}",
-                )
-        event = registry.rollback(
-            alert.model,
-            reason=_reason(alert),
-            actor=settings.actor,
-            alert_fingerprint=key,
-            settings=guard_settings,
-        )
+        version = alert.labels.get("model_version") if settings.check_alert_version else None
+        try:
+            event = registry.rollback(
+                alert.model,
+                reason=_reason(alert),
+                actor=settings.actor,
+                alert_fingerprint=incident_key(alert),
+                settings=guard_settings,
+                expected_champion=version or None,
+            )
+        except AliasConflict as exc:
+            return ActionOutcome("skipped", {"alert_version": version}, str(exc))
         return ActionOutcome("done", _event_dict(event))
 
     return handle

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from mlops_guard.metrics import GuardMetrics
     from mlops_guard.settings import GuardSettings
 
-__all__ = ["create_app", "default_handler", "is_loopback", "serve"]
+__all__ = ["create_app", "default_handler", "is_loopback", "serve", "webhook_token"]
 
 WEBHOOK_PATH = "/alertmanager"
 
@@ -49,6 +49,14 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def webhook_token(guard_settings: GuardSettings) -> str | None:
+    """The bearer token in force; an empty or blank ``MLOPS_GUARD_WEBHOOK_TOKEN`` is no token."""
+    secret = guard_settings.webhook_token
+    if secret is None or not secret.get_secret_value().strip():
+        return None
+    return secret.get_secret_value().strip()
 
 
 def default_handler(guard_settings: GuardSettings, settings: AlertsSettings) -> ActionHandler:
@@ -99,9 +107,7 @@ def create_app(
     processor = AlertProcessor(
         inbox, handler, settings=settings, guard_settings=guard_settings, metrics=metrics
     )
-    token = (
-        guard_settings.webhook_token.get_secret_value() if guard_settings.webhook_token else None
-    )
+    token = webhook_token(guard_settings)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -303,7 +309,7 @@ def serve(
     settings = settings or AlertsSettings()
     host = host or settings.host
     port = settings.port if port is None else port
-    if not is_loopback(host) and guard_settings.webhook_token is None:
+    if not is_loopback(host) and webhook_token(guard_settings) is None:
         raise ConfigError(
             f"refusing to listen on {host} without a webhook token",
             hint="set MLOPS_GUARD_WEBHOOK_TOKEN (and Alertmanager's bearer token), "

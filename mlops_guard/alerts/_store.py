@@ -277,11 +277,14 @@ class AlertStore:
         return results
 
     def requeue_in_flight(self) -> int:
-        """Put ``processing`` rows (left by a crash) back to ``pending``; returns how many."""
+        """At start: ``processing`` rows (left by a crash) and ``pending`` rows waiting for a
+        backoff become due now; returns how many. A restart is usually the fix (the
+        configuration was corrected), so it should not wait out the old backoff; the attempt
+        count is kept, so a crash loop still ends in ``failed``."""
         with self._transaction() as db:
             cursor = db.execute(
                 "UPDATE alerts SET state = 'pending', next_attempt_at = 0, updated_at = ? "
-                "WHERE state = 'processing'",
+                "WHERE state IN ('processing', 'pending')",
                 (_now_text(),),
             )
             return int(cursor.rowcount)
