@@ -200,7 +200,8 @@ class CheckpointMonitor:
     ``stall_timeout_seconds``), when a save runs past ``save_stall_factor`` median saves, or when
     no checkpoint completes within ``checkpoint_stall_factor`` median checkpoint intervals; it
     clears the stall when progress resumes. Time spent inside a save does not count as a missing
-    heartbeat. The first ``warmup_steps`` intervals do not count.
+    heartbeat. The first ``warmup_steps`` intervals do not count, and no median-based limit goes
+    below ``min_limit_seconds`` (sub-second gaps are GC pauses, not stalls).
 
     Signals: the ``mlops_guard_*`` training metrics, run-log events ``training.stalled``,
     ``training.recovered`` and ``training.slow_save``, Prefect events
@@ -447,9 +448,10 @@ class CheckpointMonitor:
     def _record_save_locked(self, seconds: float, end: float, nbytes: int | None) -> None:
         s = self.settings
         median = self._save_median_locked()
-        slow = median is not None and seconds > s.slow_save_factor * median
-        if slow and not self._slow_flagged:
-            self._flag_slow_locked(seconds, seconds, s.slow_save_factor * (median or 0.0))
+        limit = None if median is None else max(s.min_limit_seconds, s.slow_save_factor * median)
+        slow = limit is not None and seconds > limit
+        if limit is not None and slow and not self._slow_flagged:
+            self._flag_slow_locked(seconds, seconds, limit)
         self._last_save_slow = slow or self._slow_flagged
         self._saves_seen += 1
         if self._saves_seen > s.warmup_saves:
@@ -570,7 +572,7 @@ class CheckpointMonitor:
             limit, reference = s.stall_timeout_seconds, last_beat
             step_median = self._ready_median(self._step_window)
             if step_median is not None:
-                limit = min(limit, s.stall_factor * step_median)
+                limit = min(limit, max(s.min_limit_seconds, s.stall_factor * step_median))
         self._heartbeat_limit = limit
         gap = now - reference
         return [("heartbeat", gap, limit)] if gap > limit else []
@@ -584,8 +586,9 @@ class CheckpointMonitor:
         save_limit = s.stall_timeout_seconds
         save_median = self._save_median_locked()
         if save_median is not None:
-            save_limit = min(save_limit, s.save_stall_factor * save_median)
-            slow_limit = s.slow_save_factor * save_median
+            floor = s.min_limit_seconds
+            save_limit = min(save_limit, max(floor, s.save_stall_factor * save_median))
+            slow_limit = max(floor, s.slow_save_factor * save_median)
             if elapsed > slow_limit and not self._slow_flagged:
                 self._flag_slow_locked(elapsed, elapsed, slow_limit)
         return [("save", elapsed, save_limit)] if elapsed > save_limit else []
@@ -595,7 +598,7 @@ class CheckpointMonitor:
         limit = s.checkpoint_timeout_seconds
         median = self._ready_median(self._ckpt_window)
         if median is not None:
-            by_factor = s.checkpoint_stall_factor * median
+            by_factor = max(s.min_limit_seconds, s.checkpoint_stall_factor * median)
             limit = by_factor if limit is None else min(limit, by_factor)
         if limit is None:
             return []

@@ -71,6 +71,14 @@ class MonitorSettings(BaseSettings):
         "stall (storage hung), not merely slow. mlops-guard choice: far beyond slow_save_factor "
         "so a slow but progressing store is not called hung.",
     )
+    min_limit_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        description="A limit computed from a median (stall, slow save, checkpoint) never goes "
+        "below this: with sub-millisecond steps, five medians are shorter than a garbage-"
+        "collection pause or a scheduling hiccup, which are not stalls. mlops-guard choice: one "
+        "second, the default watchdog period.",
+    )
     warmup_steps: int = Field(
         default=5,
         ge=0,

@@ -62,6 +62,8 @@ def make_monitor(
         "stall_factor": FACTOR,
         "warmup_steps": 2,
         "prefect_events": False,
+        # Millisecond steps stand in for seconds-long ones: lift the one-second floor.
+        "min_limit_seconds": 0.0,
     }
     options.update(thresholds)
     return CheckpointMonitor(
@@ -426,3 +428,17 @@ def test_start_twice_nested_saves_and_negative_bytes_are_errors(
             mon.checkpoint(3, nbytes=-1)
     with pytest.raises(MonitorError, match="already started"):
         mon.start()
+
+
+def test_limits_never_go_below_the_floor(settings: GuardSettings, metrics: GuardMetrics) -> None:
+    alerts = Alerts()
+    floor = 0.2
+    mon = make_monitor(settings, metrics, alerts, min_limit_seconds=floor)
+    with mon:
+        run_steps(mon, 30, seconds=0.001)  # sub-millisecond-ish steps: 5 medians is ~5 ms
+        time.sleep(0.03)  # a GC pause or scheduling hiccup, not a stall
+        run_steps(mon, 5, seconds=0.001)
+        assert alerts.of("stalled") == []
+        assert alerts.event("stalled").wait(DEADLINE)  # now a real hang
+    alert = alerts.of("stalled")[0][1]
+    assert alert.limit_s == pytest.approx(floor)
