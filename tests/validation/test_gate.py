@@ -30,8 +30,14 @@ def test_fail_policy_raises_quarantines_counts_and_logs(
 ) -> None:
     df = _bad()
     with pytest.raises(ValidationFailed) as info:
-        gate(df, suite="churn", policy="fail", flow="training", source="s3://b/k.csv",
-             settings=settings)
+        gate(
+            df,
+            suite="churn",
+            policy="fail",
+            flow="training",
+            source="s3://b/k.csv",
+            settings=settings,
+        )
     error = info.value
     assert isinstance(error, BatchRejected)
     assert error.exit_code == 1
@@ -39,7 +45,8 @@ def test_fail_policy_raises_quarantines_counts_and_logs(
     assert error.quarantined is not None
     assert error.result.quarantined == str(error.quarantined)
     manifest = read_manifest(error.quarantined)
-    assert manifest["rows"] == len(df) and manifest["kind"] == "batch"
+    assert manifest["rows"] == len(df)
+    assert manifest["kind"] == "batch"
     assert error.quarantined.parent == settings.quarantine_dir
     labels = {"flow": "training", "suite": "churn"}
     assert _sample(metrics, "mlops_guard_validation_failed_expectations", **labels) == 2
@@ -56,14 +63,22 @@ def test_quarantine_rows_policy_passes_good_rows_on(
     settings: GuardSettings, metrics: GuardMetrics
 ) -> None:
     df = _bad()
-    out = gate(df, suite="churn", policy="quarantine_rows", flow="inference",
-               source="batch-7", settings=settings)
-    assert out.rows_quarantined == 4 and out.rows_passed == len(df) - 4
+    out = gate(
+        df,
+        suite="churn",
+        policy="quarantine_rows",
+        flow="inference",
+        source="batch-7",
+        settings=settings,
+    )
+    assert out.rows_quarantined == 4
+    assert out.rows_passed == len(df) - 4
     assert len(out.passed) == out.rows_passed
     assert not out.result.success
     assert out.quarantined is not None
     kept = pd.read_parquet(out.quarantined / "data.parquet")
-    assert len(kept) == 4 and kept[REASON_COLUMN].notna().all()
+    assert len(kept) == 4
+    assert kept[REASON_COLUMN].notna().all()
     labels = {"flow": "inference", "suite": "churn"}
     assert _sample(metrics, "mlops_guard_rows_quarantined_total", **labels) == 4
     assert _sample(metrics, "mlops_guard_validation_runs_total", status="failed", **labels) == 1
@@ -75,9 +90,10 @@ def test_quarantine_rows_policy_passes_good_rows_on(
 
 def test_clean_batch_passes_and_is_recorded(settings: GuardSettings, metrics: GuardMetrics) -> None:
     df = make_dataset(rows=800, seed=22)
-    out = gate(df, suite="churn", policy="fail", flow="training", source="ok",
-               settings=settings)
-    assert out.result.success and out.rows_passed == len(df) and out.quarantined is None
+    out = gate(df, suite="churn", policy="fail", flow="training", source="ok", settings=settings)
+    assert out.result.success
+    assert out.rows_passed == len(df)
+    assert out.quarantined is None
     assert out.passed is df
     labels = {"flow": "training", "suite": "churn"}
     assert _sample(metrics, "mlops_guard_validation_runs_total", status="passed", **labels) == 1
@@ -90,22 +106,47 @@ def test_clean_batch_passes_and_is_recorded(settings: GuardSettings, metrics: Gu
 def test_optional_label_may_be_absent_at_scoring(settings: GuardSettings) -> None:
     unlabelled = make_dataset(rows=300, seed=23).drop(columns=[LABEL])
     with pytest.raises(ValidationFailed):
-        gate(unlabelled, suite="churn", policy="fail", flow="inference", source="x",
-             settings=settings)
-    out = gate(unlabelled, suite="churn", policy="fail", flow="inference", source="x",
-               settings=settings, optional_columns=[LABEL])
+        gate(
+            unlabelled,
+            suite="churn",
+            policy="fail",
+            flow="inference",
+            source="x",
+            settings=settings,
+        )
+    out = gate(
+        unlabelled,
+        suite="churn",
+        policy="fail",
+        flow="inference",
+        source="x",
+        settings=settings,
+        optional_columns=[LABEL],
+    )
     assert out.result.success
 
 
 def test_unknown_policy_is_a_usage_error(settings: GuardSettings) -> None:
     with pytest.raises(UsageError, match="policy"):
-        gate(make_dataset(rows=5, seed=1), suite="churn", policy="drop",  # type: ignore[arg-type]
-             flow="f", source="x", settings=settings)
+        gate(
+            make_dataset(rows=5, seed=1),
+            suite="churn",
+            policy="drop",  # type: ignore[arg-type]
+            flow="f",
+            source="x",
+            settings=settings,
+        )
 
 
 def test_markdown_report_names_failures(settings: GuardSettings) -> None:
-    out = gate(_bad(), suite="churn", policy="quarantine_rows", flow="inference",
-               source="b", settings=settings)
+    out = gate(
+        _bad(),
+        suite="churn",
+        policy="quarantine_rows",
+        flow="inference",
+        source="b",
+        settings=settings,
+    )
     text = out.result.to_markdown()
     assert "| expect_column_values_to_be_in_set | contract | 3 | 'lifetime'" in text
     assert "'inf'" in text

@@ -121,7 +121,8 @@ def test_rows_unexpected_under_a_passing_mostly_go_on() -> None:
 def test_a_table_level_failure_fails_every_row(churn_suite: Suite) -> None:
     df = make_dataset(rows=200, seed=4).drop(columns=["discount_pct"])
     passing, failing, _ = split_rows(df, churn_suite)
-    assert passing.empty and len(failing) == len(df)
+    assert passing.empty
+    assert len(failing) == len(df)
     assert "expect_table_columns_to_match_set" in failing[REASON_COLUMN].iloc[0]
     assert "expect_column_values_to_not_be_null(discount_pct)" in failing[REASON_COLUMN].iloc[0]
 
@@ -129,5 +130,6 @@ def test_a_table_level_failure_fails_every_row(churn_suite: Suite) -> None:
 def test_a_clean_batch_splits_into_all_passing(churn_suite: Suite) -> None:
     df = make_dataset(rows=500, seed=8)
     passing, failing, result = split_rows(df, churn_suite)
-    assert result.success and failing.empty
+    assert result.success
+    assert failing.empty
     pd.testing.assert_frame_equal(passing, df)
