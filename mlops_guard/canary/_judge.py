@@ -8,8 +8,9 @@ Per metric, by kind:
   ``tolerance`` (relative to the baseline median; absolute when that median is 0).
 * ``rate`` (errors, correct predictions; samples are 0/1): a two-proportion z-test; fails when
   significant, in the bad direction and beyond ``tolerance`` (absolute difference of rates).
-* ``distribution`` (prediction scores of champion and challenger): the normed Wasserstein
-  distance; fails above ``tolerance`` (Evidently's 0.1 by default).
+* ``distribution`` (prediction scores of champion and challenger): as Evidently does for a
+  numerical column, the two-sample K-S test up to 1,000 rows a side (fails at p < 0.05), the
+  normed Wasserstein distance above (fails above ``tolerance``, 0.1 by default).
 
 Fewer than ``min_samples`` on a side makes a metric inconclusive. A failing critical metric
 fails the canary; an inconclusive critical metric makes it inconclusive. Otherwise the score is
@@ -311,7 +312,7 @@ def _distribution(
 ) -> MetricResult:
     import numpy as np
 
-    from mlops_guard.canary._stats import normed_wasserstein
+    from mlops_guard.canary._stats import kolmogorov_smirnov, normed_wasserstein
 
     s = cfg.settings
     base = {
@@ -330,6 +331,21 @@ def _distribution(
             **base,  # type: ignore[arg-type]
             outcome="inconclusive",
             reason=f"{min(x.size, y.size)} samples on a side, fewer than {s.min_samples}",
+        )
+    if min(x.size, y.size) <= s.drift_ks_max_rows:
+        ks = kolmogorov_smirnov(x, y)
+        failed = ks.p_value < s.drift_ks_p_value
+        return MetricResult(
+            **{**base, "test": "kolmogorov_smirnov", "tolerance": s.drift_ks_p_value},  # type: ignore[arg-type]
+            outcome="fail" if failed else "pass",
+            reason=f"K-S statistic {ks.statistic:.4g}, p={ks.p_value:.2g} "
+            f"({'below' if failed else 'above'} {s.drift_ks_p_value:g}; "
+            f"{min(x.size, y.size)} rows: too few for the Wasserstein threshold)",
+            baseline_center=float(np.mean(x)),
+            canary_center=float(np.mean(y)),
+            statistic=ks.statistic,
+            p_value=ks.p_value,
+            effect=float(np.mean(y) - np.mean(x)),
         )
     distance = normed_wasserstein(x, y)
     failed = distance > spec.tolerance

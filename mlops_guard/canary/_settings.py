@@ -74,6 +74,19 @@ class CanarySettings(BaseSettings):
         "which prediction drift fails. Evidently default: Wasserstein 0.1 (normed by the "
         "reference's standard deviation) above 1,000 rows.",
     )
+    drift_ks_max_rows: int = Field(
+        default=1000,
+        ge=0,
+        description="With this many rows or fewer on a side, prediction drift uses the "
+        "two-sample K-S test instead of the normed Wasserstein distance, whose sampling noise "
+        "alone nears 0.1 on small samples. Evidently's rule: K-S up to 1,000 rows.",
+    )
+    drift_ks_p_value: float = Field(
+        default=0.05,
+        gt=0,
+        lt=1,
+        description="K-S p-value below which prediction drift fails. Evidently default: 0.05.",
+    )
     max_pairwise_samples: int = Field(
         default=2000,
         ge=100,
@@ -92,6 +105,20 @@ class CanarySettings(BaseSettings):
         "stops as inconclusive (challenger kept as challenger, champion unchanged).",
     )
     seed: int = Field(default=0, description="Seed of the subsampling in the judge.")
+    latency_batch_rows: int = Field(
+        default=4,
+        ge=1,
+        description="Rows scored per timed call during a canary; each call gives one latency "
+        "sample (seconds per row). Small, like online requests, yet cheap enough that a "
+        "10% step of 2,000 rows still yields the 50 samples the judge needs.",
+    )
+    decision_threshold: float = Field(
+        default=0.5,
+        gt=0,
+        lt=1,
+        description="Score at or above which a row is predicted positive (for labelled "
+        "accuracy); 0.5 is predict()'s rule for a binary classifier.",
+    )
 
     @field_validator("steps", mode="before")
     @classmethod
