@@ -283,16 +283,34 @@ def reset_metrics() -> GuardMetrics:
         return _default
 
 
+# A pushed group older than this, of the same job and flow, is a finished run's leftover: the
+# Pushgateway never forgets on its own, and a dead run's error-rate gauge would keep an alert
+# firing forever. An hour leaves concurrent runs of one flow (other hosts) alone.
+PUSH_GROUP_STALE_SECONDS = 3600.0
+
+
 class MetricsSink:
     """Writes a :class:`GuardMetrics` registry to the textfile or the Pushgateway.
+
+    Pushes replace the group ``{job, flow, instance}`` (instance = host and pid, so two
+    workers never overwrite each other). After each push, groups of the same job and flow left
+    by earlier runs are deleted: those of a process on this host that is gone, and any older
+    than ``stale_after_seconds``.
 
     ``flush()`` never raises: a failure is logged, counted in
     ``mlops_guard_sink_failures_total{sink=...}`` and reported by the return value.
     """
 
-    def __init__(self, settings: GuardSettings, metrics: GuardMetrics | None = None) -> None:
+    def __init__(
+        self,
+        settings: GuardSettings,
+        metrics: GuardMetrics | None = None,
+        *,
+        stale_after_seconds: float = PUSH_GROUP_STALE_SECONDS,
+    ) -> None:
         self.settings = settings
         self.metrics = metrics or get_metrics()
+        self.stale_after_seconds = stale_after_seconds
         self._lock = threading.Lock()
 
     @property
@@ -308,15 +326,24 @@ class MetricsSink:
                 else:
                     self._write_textfile()
             except Exception as exc:  # noqa: BLE001 - a sink must never fail the job
-                self.metrics.sink_failures_total.labels(sink=self.kind).inc()
-                _log.warning(
-                    "metrics %s sink failed (%s: %s); the pipeline goes on",
-                    self.kind,
-                    type(exc).__name__,
-                    exc,
-                )
+                self._failed(exc)
                 return False
+            if self.settings.pushgateway_url:
+                try:
+                    self.prune_stale_groups(flow)
+                except Exception as exc:  # noqa: BLE001 - the push itself succeeded
+                    self._failed(exc, what="stale-group cleanup")
             return True
+
+    def _failed(self, exc: BaseException, what: str = "sink") -> None:
+        self.metrics.sink_failures_total.labels(sink=self.kind).inc()
+        _log.warning(
+            "metrics %s %s failed (%s: %s); the pipeline goes on",
+            self.kind,
+            what,
+            type(exc).__name__,
+            exc,
+        )
 
     def _write_textfile(self) -> None:
         from prometheus_client import write_to_textfile
@@ -325,20 +352,113 @@ class MetricsSink:
         path.parent.mkdir(parents=True, exist_ok=True)
         write_to_textfile(str(path), self.metrics.registry)
 
+    def grouping_key(self, flow: str | None) -> dict[str, str]:
+        """The group this process pushes to (besides ``job``)."""
+        grouping = {"instance": _instance()}
+        if flow:
+            grouping["flow"] = flow
+        return grouping
+
     def _push(self, flow: str | None) -> None:
         from prometheus_client import push_to_gateway
 
         assert self.settings.pushgateway_url is not None
-        grouping = {"instance": _instance()}
-        if flow:
-            grouping["flow"] = flow
         push_to_gateway(
             self.settings.pushgateway_url,
             job=self.settings.metrics_job,
             registry=self.metrics.registry,
-            grouping_key=grouping,
+            grouping_key=self.grouping_key(flow),
             timeout=self.settings.pushgateway_timeout_seconds,
         )
+
+    def delete(self, *, flow: str | None = None) -> bool:
+        """Delete this process's group from the Pushgateway (a run that should leave no trace,
+        e.g. a dry run). Never raises; False (and counted) when it failed."""
+        if not self.settings.pushgateway_url:
+            return True
+        from prometheus_client import delete_from_gateway
+
+        try:
+            delete_from_gateway(
+                self.settings.pushgateway_url,
+                job=self.settings.metrics_job,
+                grouping_key=self.grouping_key(flow),
+                timeout=self.settings.pushgateway_timeout_seconds,
+            )
+        except Exception as exc:  # noqa: BLE001 - observability never breaks the job
+            self._failed(exc, what="delete")
+            return False
+        return True
+
+    def prune_stale_groups(
+        self, flow: str | None, *, now: float | None = None
+    ) -> list[dict[str, str]]:
+        """Delete groups of this job and flow left by earlier runs; returns their labels.
+
+        A group is stale when its instance is a process of this host that no longer runs, or
+        when it was last pushed more than ``stale_after_seconds`` ago. This process's own group
+        and other jobs' or flows' groups are never touched. Raises on HTTP errors (``flush``
+        counts them).
+        """
+        import time
+
+        import httpx
+        from prometheus_client import delete_from_gateway
+
+        assert self.settings.pushgateway_url is not None
+        base = self.settings.pushgateway_url.rstrip("/")
+        if "://" not in base:
+            base = "http://" + base
+        timeout = self.settings.pushgateway_timeout_seconds
+        response = httpx.get(f"{base}/api/v1/metrics", timeout=timeout)
+        response.raise_for_status()
+        now = time.time() if now is None else now
+        own = _instance()
+        deleted: list[dict[str, str]] = []
+        for group in response.json().get("data", []):
+            labels: dict[str, str] = dict(group.get("labels", {}))
+            if labels.get("job") != self.settings.metrics_job or labels.get("flow") != flow:
+                continue
+            instance = labels.get("instance", "")
+            if instance == own:
+                continue
+            pushed = _push_time(group)
+            stale = _dead_local_process(instance) or (
+                pushed is not None and now - pushed > self.stale_after_seconds
+            )
+            if not stale:
+                continue
+            key = {k: v for k, v in labels.items() if k != "job"}
+            delete_from_gateway(
+                self.settings.pushgateway_url,
+                job=self.settings.metrics_job,
+                grouping_key=key,
+                timeout=timeout,
+            )
+            deleted.append(labels)
+        return deleted
+
+
+def _push_time(group: dict[str, object]) -> float | None:
+    try:
+        series = group["push_time_seconds"]["metrics"]  # type: ignore[index]
+        return float(series[0]["value"])
+    except (KeyError, IndexError, TypeError, ValueError):
+        return None
+
+
+def _dead_local_process(instance: str) -> bool:
+    """True when ``instance`` (host:pid) names a process of this host that no longer exists."""
+    host, _, pid_text = instance.rpartition(":")
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # exists, owned by someone else
+        return False
+    return False
 
 
 def _instance() -> str:
