@@ -1,0 +1,148 @@
+"""The ``profile`` and ``drift`` commands, in-process and as a real subprocess."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mlops_guard.cli import main
+from mlops_guard.data import write_table
+from mlops_guard.drift import load_profile
+from tests.drift._helpers import features
+
+_DRIFT = {
+    "age": 1.0, "tenure_months": 1.0, "monthly_charges": 1.0, "support_calls": 1.0,
+    "logins_30d": 1.0, "data_usage_gb": 1.0, "total_charges": 1.0, "late_payments": 1.0,
+}
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> dict[str, Path]:
+    reference = features(3000, seed=1)
+    return {
+        "reference": write_table(reference, tmp_path / "reference.parquet"),
+        "reference_csv": write_table(reference, tmp_path / "reference.csv"),
+        "clean": write_table(features(1000, seed=2), tmp_path / "clean.csv"),
+        "drifted": write_table(features(1000, seed=3, drift=_DRIFT), tmp_path / "drifted.parquet"),
+    }
+
+
+def _json(capsys: pytest.CaptureFixture[str]) -> dict:
+    out = capsys.readouterr().out
+    return json.loads(out)
+
+
+def test_profile_then_drift_json(files: dict[str, Path], tmp_path: Path, capsys) -> None:
+    profile = tmp_path / "profile.json"
+    assert main(["profile", str(files["reference_csv"]), "--out", str(profile), "--chunk-rows", "700", "--json"]) == 0
+    summary = _json(capsys)
+    assert summary["rows"] == 3000
+    assert summary["exact"] is True
+    assert load_profile(profile).rows == 3000
+
+    assert main(["drift", str(profile), str(files["drifted"]), "--json"]) == 0
+    from_profile = _json(capsys)
+    assert from_profile["dataset_drift"] is True
+    assert set(from_profile) == {"dataset_drift", "drift_share", "share_threshold", "rows", "columns"}
+
+    assert main(["drift", str(files["reference"]), str(files["drifted"]), "--json"]) == 0
+    from_data = _json(capsys)
+    assert from_data == from_profile
+
+    assert main(["drift", str(profile), str(files["clean"]), "--json", "--fail-on-drift"]) == 0
+    assert _json(capsys)["dataset_drift"] is False
+
+
+def test_fail_on_drift_exits_1(files: dict[str, Path], capsys) -> None:
+    code = main(["drift", str(files["reference"]), str(files["drifted"]), "--fail-on-drift"])
+    assert code == 1
+    assert "DRIFT" in capsys.readouterr().out
+
+
+def test_overrides_from_the_command_line(files: dict[str, Path], capsys) -> None:
+    args = ["drift", str(files["reference"]), str(files["clean"]), "--json"]
+    assert main([*args, "--test", "age=psi", "--threshold", "age=0.3", "--correction", "bonferroni"]) == 0
+    age = _json(capsys)["columns"]["age"]
+    assert age["test"] == "psi"
+    assert age["threshold"] == 0.3
+
+
+def test_html_report_is_evidentlys(files: dict[str, Path], tmp_path: Path, capsys) -> None:
+    html = tmp_path / "report.html"
+    profile = tmp_path / "profile.json"
+    assert main(["profile", str(files["reference"]), "--out", str(profile)]) == 0
+    assert main(["drift", str(profile), str(files["drifted"]), "--html", str(html)]) == 0
+    text = html.read_text()
+    # Markers of Evidently's DataDriftPreset widgets, and the checked columns only.
+    assert "Drifted Columns" in text
+    assert "Wasserstein distance (normed)" in text
+    assert "monthly_charges" in text
+    assert "customer_id" not in text
+
+
+def _bad_inputs(tmp_path: Path, files: dict[str, Path]) -> dict[str, list[str]]:
+    reference = str(files["reference"])
+    other = write_table(features(100, 5).rename(columns=lambda c: f"x_{c}"), tmp_path / "other.csv")
+    mistyped = features(300, 5).astype({"age": object})
+    mistyped.loc[mistyped.index[::3], "age"] = "unknown"
+    mistyped_path = write_table(mistyped, tmp_path / "mistyped.csv")
+    empty = tmp_path / "empty.csv"
+    empty.write_text(",".join(features(1, 1).columns) + "\n")
+    nulls = features(300, 6)
+    nulls["monthly_charges"] = np.nan
+    nulls_path = write_table(nulls, tmp_path / "nulls.parquet")
+    profile = tmp_path / "old-profile.json"
+    main(["profile", reference, "--out", str(profile)])
+    data = json.loads(profile.read_text())
+    data["version"] = 0
+    profile.write_text(json.dumps(data))
+    other_profile = tmp_path / "other-profile.json"
+    main(["profile", str(other), "--out", str(other_profile)])
+    return {
+        "no common columns": ["drift", reference, str(other)],
+        "numeric vs text": ["drift", reference, str(mistyped_path)],
+        "empty current": ["drift", reference, str(empty)],
+        "all-null column": ["drift", reference, str(nulls_path)],
+        "profile of another version": ["drift", str(profile), str(files["clean"])],
+        "profile of another schema": ["drift", str(other_profile), str(files["clean"])],
+        "missing file": ["drift", reference, str(tmp_path / "nope.csv")],
+        "bad override": ["drift", reference, str(files["clean"]), "--test", "age"],
+    }
+
+
+def test_bad_inputs_exit_2_with_one_line(files: dict[str, Path], tmp_path: Path, capsys) -> None:
+    cases = _bad_inputs(tmp_path, files)
+    capsys.readouterr()
+    for label, argv in cases.items():
+        code = main(argv)
+        captured = capsys.readouterr()
+        assert code == 2, (label, captured.err)
+        lines = captured.err.strip().splitlines()
+        assert len(lines) == 1, (label, captured.err)
+        assert lines[0].startswith("mlops-guard: error: "), label
+        assert "Traceback" not in captured.err
+        assert captured.out == ""
+
+
+def test_subprocess_bad_input_is_one_line_exit_2(files: dict[str, Path], tmp_path: Path) -> None:
+    other = write_table(features(50, 5).rename(columns=lambda c: f"x_{c}"), tmp_path / "other.csv")
+    exe = shutil.which("mlops-guard") or str(Path(sys.executable).with_name("mlops-guard"))
+    done = subprocess.run(
+        [exe, "drift", str(files["reference"]), str(other), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert done.stdout == ""
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert "no column in common" in lines[0]
+    assert "Traceback" not in done.stderr

@@ -1,0 +1,126 @@
+"""Engine behaviour beyond parity: exclusions, kinds, corrections, bad inputs, JSON shape."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mlops_guard.data import make_dataset
+from mlops_guard.drift import DriftConfig, DriftSettings, detect_drift
+from mlops_guard.drift._stats import sturges_edges
+from mlops_guard.errors import ConfigError, EmptyData, SchemaError
+from tests.drift._helpers import features
+
+
+def test_ids_timestamps_and_text_are_not_checked() -> None:
+    reference = make_dataset(rows=2000, seed=1)
+    current = make_dataset(rows=1000, seed=2)
+    reference["comment"] = [f"free text {i}" for i in range(len(reference))]
+    current["comment"] = [f"other text {i}" for i in range(len(current))]
+    report = detect_drift(reference, current)
+    assert "customer_id" not in report.columns
+    assert "event_time" not in report.columns
+    assert report.skipped == {"comment": "text column"}
+    assert "churned" in report.columns
+
+
+def test_json_has_exactly_the_contract_keys() -> None:
+    report = detect_drift(features(3000, 1), features(1000, 2, drift={"age": 1.0}))
+    document = json.loads(json.dumps(report.to_json(), allow_nan=False))
+    assert set(document) == {"dataset_drift", "drift_share", "share_threshold", "rows", "columns"}
+    assert document["rows"] == {"reference": 3000, "current": 1000}
+    age = document["columns"]["age"]
+    assert {"kind", "test", "statistic", "threshold", "drifted"} <= set(age)
+    assert age["kind"] == "numerical"
+    assert age["test"] == "wasserstein"
+    assert age["drifted"] is True
+    assert document["share_threshold"] == 0.5
+
+
+def test_integer_columns_with_few_values_are_categorical_like_evidently() -> None:
+    rng = np.random.default_rng(0)
+    reference = pd.DataFrame({"n": rng.integers(0, 8, 3000), "m": rng.integers(0, 500, 3000)})
+    current = pd.DataFrame({"n": rng.integers(0, 8, 1000), "m": rng.integers(0, 500, 1000)})
+    report = detect_drift(reference, current)
+    assert report.columns["n"].kind == "categorical"
+    assert report.columns["n"].test == "jensenshannon"
+    assert report.columns["m"].kind == "numerical"
+
+
+def test_sturges_edges_equal_numpys() -> None:
+    rng = np.random.default_rng(1)
+    for data in (rng.normal(size=1234), rng.integers(0, 7, 500), np.full(10, 3.0)):
+        expected = np.histogram_bin_edges(data, bins="sturges")
+        got = sturges_edges(
+            float(data.min()), float(data.max()), data.size, integer=data.dtype.kind == "i"
+        )
+        np.testing.assert_allclose(got, expected, rtol=0, atol=0)
+
+
+def _p_value_frames() -> tuple[pd.DataFrame, pd.DataFrame]:
+    rng = np.random.default_rng(3)
+    n = 400
+    reference = pd.DataFrame({f"c{i}": rng.normal(0, 1, n) for i in range(10)})
+    current = pd.DataFrame({f"c{i}": rng.normal(0.12 * (i % 4), 1, n) for i in range(10)})
+    return reference, current
+
+
+def test_bonferroni_and_benjamini_hochberg_follow_their_definitions() -> None:
+    reference, current = _p_value_frames()
+    plain = detect_drift(reference, current)
+    p_values = {name: c.statistic for name, c in plain.columns.items()}
+    assert {c.test for c in plain.columns.values()} == {"ks"}
+    m, alpha = len(p_values), 0.05
+
+    bonferroni = detect_drift(reference, current, config=DriftConfig(correction="bonferroni"))
+    for name, p in p_values.items():
+        assert bonferroni.columns[name].drifted == (p <= alpha / m)
+
+    bh = detect_drift(reference, current, config=DriftConfig(correction="benjamini_hochberg"))
+    ranked = sorted(p_values.values())
+    k = max((i for i, p in enumerate(ranked, start=1) if p <= i / m * alpha), default=0)
+    expected = {name for name, p in p_values.items() if k and p <= ranked[k - 1]}
+    assert set(bh.drifted_columns) == expected
+    # The corrections are at least as strict as none, and BH at most as strict as Bonferroni.
+    assert set(bonferroni.drifted_columns) <= set(bh.drifted_columns) <= set(plain.drifted_columns)
+    assert set(plain.drifted_columns) != set(bonferroni.drifted_columns)
+
+
+def test_per_column_threshold_override() -> None:
+    reference, current = features(3000, 1), features(1000, 2, drift={"age": 0.15})
+    default = detect_drift(reference, current)
+    strict = detect_drift(reference, current, config=DriftConfig(column_thresholds={"age": 0.5}))
+    assert default.columns["age"].drifted
+    assert not strict.columns["age"].drifted
+    assert strict.columns["age"].threshold == 0.5
+
+
+def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MLOPS_GUARD_DRIFT_DRIFT_SHARE", "0.05")
+    reference, current = features(3000, 1), features(1000, 2, drift={"age": 1.0})
+    report = detect_drift(reference, current, config=DriftConfig(settings=DriftSettings()))
+    assert report.share_threshold == 0.05
+    assert report.dataset_drift
+
+
+def test_bad_inputs_raise_clear_errors() -> None:
+    reference = features(2000, 1)
+    with pytest.raises(SchemaError, match="no column in common"):
+        detect_drift(reference, pd.DataFrame({"x": [1.0]}))
+    with pytest.raises(EmptyData, match="no rows"):
+        detect_drift(reference, reference.iloc[:0])
+    mixed = features(500, 2).astype({"tenure_months": object})
+    mixed.loc[mixed.index[::7], "tenure_months"] = "n/a?"
+    with pytest.raises(SchemaError, match="'tenure_months'"):
+        detect_drift(reference, mixed)
+    nulls = features(500, 2)
+    nulls["age"] = np.nan
+    with pytest.raises(EmptyData, match="'age' has only null values in the current"):
+        detect_drift(reference, nulls)
+    with pytest.raises(ConfigError, match="needs a numerical column"):
+        detect_drift(reference, features(500, 2), config=DriftConfig(column_tests={"region": "ks"}))
+    with pytest.raises(ConfigError, match="unknown drift test"):
+        DriftConfig(column_tests={"age": "t-test"})  # type: ignore[dict-item]
