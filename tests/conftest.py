@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -40,11 +41,27 @@ def prefect_server() -> Iterator[str]:
         yield str(PREFECT_API_URL.value())
 
 
+@pytest.fixture(scope="session")
+def mlflow_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty MLflow SQLite store with its schema migrated once for the session.
+
+    Creating the schema takes several seconds; every test copies this file instead, and still
+    talks to a real MLflow store of its own.
+    """
+    from mlflow.tracking import MlflowClient
+
+    path = tmp_path_factory.mktemp("mlflow-template") / "mlflow.db"
+    MlflowClient(f"sqlite:///{path}").search_experiments()
+    return path
+
+
 @pytest.fixture
-def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A fresh working directory, set as MLOPS_GUARD_WORKDIR for the test."""
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mlflow_template: Path) -> Path:
+    """A fresh working directory (with an empty, migrated MLflow store), set as
+    MLOPS_GUARD_WORKDIR for the test."""
     path = tmp_path / "guard"
     path.mkdir()
+    shutil.copyfile(mlflow_template, path / "mlflow.db")
     monkeypatch.setenv("MLOPS_GUARD_WORKDIR", str(path))
     for name in ("MLOPS_GUARD_TRACKING_URI", "MLOPS_GUARD_PUSHGATEWAY_URL"):
         monkeypatch.delenv(name, raising=False)

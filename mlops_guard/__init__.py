@@ -1,0 +1,123 @@
+"""mlops-guard: reliability guards for ML pipelines orchestrated with Prefect.
+
+The public API, loaded lazily so that ``import mlops_guard`` (and ``mlops-guard --help``) does not
+pull in Prefect, MLflow, Great Expectations or Evidently::
+
+    from mlops_guard import guard, log_event, GuardSettings
+
+    @guard("fit", model="churn")
+    def fit(rows: int) -> int: ...
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from mlops_guard.errors import (
+    AlertError,
+    AliasConflict,
+    CanaryFailed,
+    CheckFailed,
+    ConfigError,
+    DataError,
+    DataNotFound,
+    DriftDetected,
+    EmptyData,
+    GuardError,
+    ModelNotFound,
+    MonitorError,
+    NothingToRollBack,
+    ProfileError,
+    RegistryError,
+    RegistryUnavailable,
+    SchemaError,
+    SuiteError,
+    UnreadableData,
+    UsageError,
+    ValidationFailed,
+    VersionNotFound,
+)
+if TYPE_CHECKING:
+    from mlops_guard._stage import StageRecorder
+    from mlops_guard.data import Corruption, SyntheticSpec, make_dataset, read_table, write_table
+    from mlops_guard.integrations.prefect import guard
+    from mlops_guard.metrics import GuardMetrics, get_metrics
+    from mlops_guard.pipelines import demo_flow, inference_flow, training_flow
+    from mlops_guard.runlog import bind, log_event
+    from mlops_guard.settings import GuardSettings
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "__version__",
+    # settings and errors
+    "GuardSettings",
+    "GuardError",
+    "ConfigError",
+    "UsageError",
+    "DataError",
+    "DataNotFound",
+    "UnreadableData",
+    "EmptyData",
+    "SchemaError",
+    "SuiteError",
+    "ProfileError",
+    "RegistryError",
+    "RegistryUnavailable",
+    "ModelNotFound",
+    "VersionNotFound",
+    "NothingToRollBack",
+    "AliasConflict",
+    "AlertError",
+    "MonitorError",
+    "CheckFailed",
+    "ValidationFailed",
+    "DriftDetected",
+    "CanaryFailed",
+    # observability
+    "guard",
+    "StageRecorder",
+    "log_event",
+    "bind",
+    "GuardMetrics",
+    "get_metrics",
+    # data
+    "make_dataset",
+    "SyntheticSpec",
+    "Corruption",
+    "read_table",
+    "write_table",
+    # flows
+    "training_flow",
+    "inference_flow",
+    "demo_flow",
+]
+
+_LAZY = {
+    "GuardSettings": "mlops_guard.settings",
+    "guard": "mlops_guard.integrations.prefect",
+    "StageRecorder": "mlops_guard._stage",
+    "log_event": "mlops_guard.runlog",
+    "bind": "mlops_guard.runlog",
+    "GuardMetrics": "mlops_guard.metrics",
+    "get_metrics": "mlops_guard.metrics",
+    "make_dataset": "mlops_guard.data",
+    "SyntheticSpec": "mlops_guard.data",
+    "Corruption": "mlops_guard.data",
+    "read_table": "mlops_guard.data",
+    "write_table": "mlops_guard.data",
+    "training_flow": "mlops_guard.pipelines",
+    "inference_flow": "mlops_guard.pipelines",
+    "demo_flow": "mlops_guard.pipelines",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'mlops_guard' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -1,0 +1,119 @@
+"""Training and inference flows against a real Prefect server and a real MLflow SQLite store."""
+
+from __future__ import annotations
+
+import subprocess
+import uuid
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from mlflow.tracking import MlflowClient
+from prometheus_client.parser import text_string_to_metric_families
+
+from mlops_guard.data import LABEL, fingerprint, make_dataset, write_table
+from mlops_guard.errors import ModelNotFound, SchemaError
+from mlops_guard.metrics import GuardMetrics
+from mlops_guard.pipelines import inference_flow, training_flow
+from mlops_guard.runlog import read_runlog
+from mlops_guard.settings import GuardSettings
+
+pytestmark = pytest.mark.usefixtures("prefect_server")
+
+
+@pytest.fixture
+def train_file(tmp_path: Path) -> Path:
+    return write_table(make_dataset(rows=6_000, seed=1), tmp_path / "train.parquet")
+
+
+@pytest.fixture
+def batch_file(tmp_path: Path) -> Path:
+    batch = make_dataset(rows=1_500, seed=2).drop(columns=[LABEL])
+    return write_table(batch, tmp_path / "batch.csv")
+
+
+def _git_checkout(path: Path) -> str:
+    path.mkdir()
+    run = lambda *args: subprocess.run(["git", *args], cwd=path, check=True, capture_output=True, text=True)  # noqa: E731
+    run("init", "-q")
+    (path / "pipeline.py").write_text("# the user's pipeline code\n")
+    run("add", "pipeline.py")
+    run("-c", "user.email=t@example.invalid", "-c", "user.name=t", "commit", "-qm", "code")
+    return run("rev-parse", "HEAD").stdout.strip()
+
+
+def test_training_registers_versions_with_lineage_and_aliases(
+    settings: GuardSettings,
+    metrics: GuardMetrics,
+    train_file: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Run from the user's git checkout: the code version is its commit.
+    head = _git_checkout(tmp_path / "repo")
+    monkeypatch.chdir(tmp_path / "repo")
+    first = training_flow(str(train_file), settings=settings)
+    second = training_flow(str(train_file), settings=settings)
+    assert (first.version, first.alias) == ("1", "champion")
+    assert (second.version, second.alias) == ("2", "challenger")
+    assert first.metrics["test_roc_auc"] > 0.7
+
+    client = MlflowClient(settings.mlflow_tracking_uri, settings.mlflow_tracking_uri)
+    assert str(client.get_model_version_by_alias("churn", "champion").version) == "1"
+    assert str(client.get_model_version_by_alias("churn", "challenger").version) == "2"
+    tags = client.get_model_version("churn", "1").tags
+    assert tags["mlops_guard.data_fingerprint"] == fingerprint(pd.read_parquet(train_file))
+    assert tags["mlops_guard.rows"] == "6000"
+    assert uuid.UUID(tags["mlops_guard.flow_run_id"])
+    assert tags["mlops_guard.flow_run_id"] != client.get_model_version("churn", "2").tags[
+        "mlops_guard.flow_run_id"
+    ]
+    assert tags["mlops_guard.code_version"] == head
+
+    run = client.get_run(first.run_id)
+    assert run.data.metrics["test_roc_auc"] == pytest.approx(first.metrics["test_roc_auc"])
+    assert run.data.params["model"] == "churn"
+    # The MLflow artifacts live in the workdir, not in the current directory.
+    assert run.info.artifact_uri.startswith((settings.workdir.resolve() / "mlartifacts").as_uri())
+
+    events = read_runlog(settings.runlog_path)
+    stages = [(r["stage"], r["event"]) for r in events if r["event"].startswith("stage.") and r["flow_run_id"] == tags["mlops_guard.flow_run_id"]]
+    assert [s for s, e in stages if e == "stage.completed"] == ["load", "split", "fit", "evaluate", "register"]
+    registered = [r for r in events if r["event"] == "model.registered"]
+    assert [r["model_version"] for r in registered] == ["1", "2"]
+    assert all(r["model"] == "churn" for r in registered)
+
+
+def test_inference_scores_with_the_champion_and_tags_every_row(
+    settings: GuardSettings, metrics: GuardMetrics, train_file: Path, batch_file: Path
+) -> None:
+    training_flow(str(train_file), settings=settings)
+    result = inference_flow(str(batch_file), batch_id="b1", settings=settings)
+    assert result.model_version == "1" and result.rows_scored == 1_500
+    scored = pd.read_parquet(result.predictions_path)
+    assert Path(result.predictions_path).parent == settings.predictions_dir
+    assert (scored["model_version"] == "1").all() and (scored["batch_id"] == "b1").all()
+    assert scored["score"].between(0, 1).all()
+    assert ((scored["score"] >= 0.5).astype(int) == scored["prediction"]).all()
+    assert result.mean_score == pytest.approx(scored["score"].mean())
+
+    families = {f.name: f for f in text_string_to_metric_families(settings.metrics_textfile.read_text())}
+    predictions = families["mlops_guard_predictions"]
+    (total,) = [s for s in predictions.samples if s.name.endswith("_total")]
+    assert total.labels == {"model": "churn", "model_version": "1"} and total.value == 1_500
+    scored_events = [r for r in read_runlog(settings.runlog_path) if r["event"] == "inference.scored"]
+    assert scored_events[-1]["model_version"] == "1" and scored_events[-1]["rows_scored"] == 1_500
+
+
+def test_inference_without_a_champion_is_a_clear_error(
+    settings: GuardSettings, batch_file: Path
+) -> None:
+    with pytest.raises(ModelNotFound, match="no 'champion' version"):
+        inference_flow(str(batch_file), settings=settings)
+
+
+def test_training_data_without_the_label_is_a_schema_error(
+    settings: GuardSettings, batch_file: Path
+) -> None:
+    with pytest.raises(SchemaError, match="churned"):
+        training_flow(str(batch_file), settings=settings)
