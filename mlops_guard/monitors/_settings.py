@@ -122,6 +122,12 @@ class MonitorSettings(BaseSettings):
         description="A worker whose score (median step time of all workers / its own) is below "
         "this is a straggler. Source: issue 7, NVIDIA's straggler-detection default.",
     )
+    straggler_reports: int = Field(
+        default=2,
+        ge=1,
+        description="Consecutive reports below the threshold before a worker is flagged: one "
+        "slow period is a hiccup (a preempted core), two are a pattern. mlops-guard choice.",
+    )
     straggler_min_workers: int = Field(
         default=2,
         ge=2,

@@ -13,7 +13,8 @@ a lost datagram is replaced by the next period's. The detector binds 127.0.0.1 u
 otherwise and ignores datagrams of another job or model and anything that does not parse.
 
 A worker's score is the median step time of all fresh workers divided by its own; a score under
-``straggler_threshold`` (0.75) flags it.
+``straggler_threshold`` (0.75) in ``straggler_reports`` (2) reports in a row flags it; one
+report at or above the threshold clears it.
 """
 
 from __future__ import annotations
@@ -168,8 +169,8 @@ class _Latest:
     steps: int
     stalled: bool
     received: float
+    below: int = 0  # consecutive own reports below the threshold
     flagged: bool = False
-    flagged_at: float = 0.0
 
 
 class StragglerDetector:
@@ -311,7 +312,7 @@ class StragglerDetector:
             else:
                 latest.p50, latest.steps, latest.stalled = p50, steps, stalled
                 latest.received = time.monotonic()
-            alerts = self._score_locked(time.monotonic())
+            alerts = self._score_locked(worker, time.monotonic())
         for alert in alerts:
             emit_alert(
                 alert,
@@ -321,7 +322,8 @@ class StragglerDetector:
                 on_alert=self.on_alert,
             )
 
-    def _score_locked(self, now: float) -> list[MonitorAlert]:
+    def _score_locked(self, reporting: str, now: float) -> list[MonitorAlert]:
+        """Rescore every fresh worker; only the reporting worker's flag can change."""
         s = self.settings
         fresh = {
             name: w
@@ -332,31 +334,36 @@ class StragglerDetector:
             return []
         median = _median(w.p50 for w in fresh.values())
         assert median is not None
-        alerts: list[MonitorAlert] = []
         for name, w in fresh.items():
-            score = median / w.p50
             self.metrics.straggler_score.labels(job=self.job, model=self.model, worker=name).set(
-                score
+                median / w.p50
             )
-            if score < s.straggler_threshold and not w.flagged:
-                w.flagged, w.flagged_at = True, now
+        w = fresh[reporting]
+        score = median / w.p50
+        alerts: list[MonitorAlert] = []
+        if score < s.straggler_threshold:
+            w.below += 1
+            if w.below >= s.straggler_reports and not w.flagged:
+                w.flagged = True
                 alerts.append(
                     self._alert(
                         "straggler",
-                        f"worker {name!r} of job {self.job!r} is a straggler: score "
-                        f"{score:.2f} < {s.straggler_threshold:g} (step {w.p50:.4f} s, "
-                        f"median {median:.4f} s)",
-                        worker=name,
+                        f"worker {reporting!r} of job {self.job!r} is a straggler: score "
+                        f"{score:.2f} < {s.straggler_threshold:g} in {w.below} reports in a row "
+                        f"(step {w.p50:.4f} s, median {median:.4f} s)",
+                        worker=reporting,
                         value=score,
                     )
                 )
-            elif score >= s.straggler_threshold and w.flagged:
+        else:
+            w.below = 0
+            if w.flagged:
                 w.flagged = False
                 alerts.append(
                     self._alert(
                         "straggler_recovered",
-                        f"worker {name!r} of job {self.job!r} caught up: score {score:.2f}",
-                        worker=name,
+                        f"worker {reporting!r} of job {self.job!r} caught up: score {score:.2f}",
+                        worker=reporting,
                         value=score,
                     )
                 )
@@ -401,7 +408,7 @@ class StragglerDetector:
                         fresh=is_fresh,
                         stalled=w.stalled,
                         score=score,
-                        straggler=score is not None and score < s.straggler_threshold,
+                        straggler=w.flagged and is_fresh,
                     )
                 )
             return StragglerReport(
