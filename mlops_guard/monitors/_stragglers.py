@@ -198,10 +198,10 @@ class StragglerDetector:
         **thresholds: Any,
     ) -> None:
         from mlops_guard.metrics import get_metrics
-        from mlops_guard.settings import load_settings
+        from mlops_guard.settings import active_settings
 
         self.settings = load_monitor_settings(settings, **thresholds)
-        self.guard_settings = guard_settings or load_settings()
+        self.guard_settings = guard_settings or active_settings()
         self.job = job
         self.model = model or self.guard_settings.model_name
         self.metrics = metrics or get_metrics()
