@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mlops_guard.errors import SchemaError, UsageError
-from mlops_guard.validation._engine import Evaluation, evaluate_native
+from mlops_guard.validation._engine import Evaluation, RunCache, evaluate_native
 from mlops_guard.validation._result import ExpectationOutcome, ValidationResult
 from mlops_guard.validation._settings import Engine, ValidationSettings
 from mlops_guard.validation._suite import Suite, load_suite
@@ -63,8 +63,15 @@ def evaluate(
         df = df.reset_index(drop=True)
     k = settings.max_examples
     slots: list[Evaluation | ExpectationOutcome | None] = []
+    cache = RunCache(
+        encode=frozenset(
+            str(spec.column)
+            for spec in suite.expectations
+            if spec.type == "expect_column_values_to_be_in_set" and spec.column
+        )
+    )
     for spec in suite.expectations:
-        slots.append(evaluate_native(spec, df, k) if engine == "auto" else None)
+        slots.append(evaluate_native(spec, df, k, cache) if engine == "auto" else None)
     pending = [i for i, slot in enumerate(slots) if slot is None]
     if pending:
         from mlops_guard.validation._gx import run_with_gx

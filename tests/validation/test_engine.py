@@ -241,3 +241,29 @@ def test_non_range_index_reports_positions() -> None:
     df.loc[1003, "age"] = np.nan
     result = validate(df, Suite("s", (_e("expect_column_values_to_not_be_null", column="age"),)))
     assert result.failed[0].unexpected_rows == [3]
+
+
+def test_uniqueness_on_mixed_objects_matches_gx_exactly() -> None:
+    # 1 and "1" hash alike as text; the exact check must still tell them apart.
+    df = pd.DataFrame({"key": [1, "1", "a", "a", None, None, 2.5, "2.5", "b"]})
+    suite = Suite("u", (_e("expect_column_values_to_be_unique", column="key"),))
+    ours = validate(df, suite).outcomes[0]
+    theirs = validate(df, suite, engine="gx").outcomes[0]
+    assert ours.unexpected_rows == [2, 3]
+    assert (ours.success, ours.unexpected_count) == (theirs.success, theirs.unexpected_count)
+
+
+def test_text_columns_with_value_sets_agree_with_gx_on_nulls_and_types() -> None:
+    df = pd.DataFrame({"c": ["x", None, "y", np.nan, "z", "x"] * 50})
+    suite = Suite(
+        "t",
+        (
+            _e("expect_column_values_to_be_in_set", column="c", value_set=["x", "y"]),
+            _e("expect_column_values_to_not_be_null", column="c", mostly=0.5),
+            _e("expect_column_values_to_be_in_type_list", column="c", type_list=["str"]),
+            _e("expect_column_values_to_be_unique", column="c"),
+        ),
+    )
+    ours, theirs = validate(df, suite), validate(df, suite, engine="gx")
+    for a, b in zip(ours.outcomes, theirs.outcomes, strict=True):
+        assert (a.success, a.unexpected_count) == (b.success, b.unexpected_count), (a, b)
