@@ -87,9 +87,12 @@ def run_server(
 def pushgateway(workdir: Path) -> Iterator[Server]:
     binary = require(PUSHGATEWAY)[PUSHGATEWAY]
     port = free_port()
-    with run_server(
-        binary, [f"--web.listen-address=127.0.0.1:{port}"], port, workdir / "pushgateway"
-    ) as server:
+    args = [
+        f"--web.listen-address=127.0.0.1:{port}",
+        # Debian's default persists to /var/lib/prometheus: keep each test's groups its own.
+        f"--persistence.file={workdir / 'pushgateway.data'}",
+    ]
+    with run_server(binary, args, port, workdir / "pushgateway") as server:
         yield server
 
 
