@@ -251,12 +251,14 @@ class CheckpointMonitor:
         self.worker = worker or self.settings.worker or os.environ.get("RANK") or str(os.getpid())
 
         s = self.settings
-        labels = {"job": self.job, "model": self.model}
-        self._m_step = self.metrics.step_seconds.labels(**labels)
-        self._m_save = self.metrics.checkpoint_save_seconds.labels(**labels)
-        self._m_since = self.metrics.seconds_since_checkpoint.labels(**labels)
-        self._m_stalled = self.metrics.training_stalled.labels(**labels)
-        self._m_slow = self.metrics.checkpoint_slow_saves_total.labels(**labels)
+        # Positional label values (training job, model): they stay right if metrics.py renames
+        # the `job` label, which collides with Prometheus' own target label.
+        labels = (self.job, self.model)
+        self._m_step = self.metrics.step_seconds.labels(*labels)
+        self._m_save = self.metrics.checkpoint_save_seconds.labels(*labels)
+        self._m_since = self.metrics.seconds_since_checkpoint.labels(*labels)
+        self._m_stalled = self.metrics.training_stalled.labels(*labels)
+        self._m_slow = self.metrics.checkpoint_slow_saves_total.labels(*labels)
 
         # Written by the training thread only; read by the watchdog (plain attribute reads and
         # deque appends are atomic under the GIL, so step() takes no lock).

@@ -335,9 +335,7 @@ class StragglerDetector:
         median = _median(w.p50 for w in fresh.values())
         assert median is not None
         for name, w in fresh.items():
-            self.metrics.straggler_score.labels(job=self.job, model=self.model, worker=name).set(
-                median / w.p50
-            )
+            self.metrics.straggler_score.labels(self.job, self.model, name).set(median / w.p50)
         w = fresh[reporting]
         score = median / w.p50
         alerts: list[MonitorAlert] = []
