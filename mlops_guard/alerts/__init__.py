@@ -19,12 +19,15 @@ from __future__ import annotations
 
 from mlops_guard.alerts._payload import Alert, AlertStatus, WebhookPayload
 from mlops_guard.alerts._processor import (
+    ROLLBACK_EVENT,
     ActionHandler,
     ActionOutcome,
     AlertProcessor,
     deployment_rollback_handler,
+    event_rollback_handler,
     incident_key,
     registry_rollback_handler,
+    rollback_event,
 )
 from mlops_guard.alerts._receiver import WEBHOOK_PATH, create_app, default_handler, serve
 from mlops_guard.alerts._settings import AlertsSettings, RollbackMode
@@ -47,8 +50,11 @@ __all__ = [
     "AlertProcessor",
     "default_handler",
     "deployment_rollback_handler",
+    "event_rollback_handler",
     "incident_key",
     "registry_rollback_handler",
+    "rollback_event",
+    "ROLLBACK_EVENT",
     # Payload and settings
     "Alert",
     "AlertStatus",

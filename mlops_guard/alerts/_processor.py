@@ -34,12 +34,15 @@ if TYPE_CHECKING:
     from mlops_guard.settings import GuardSettings
 
 __all__ = [
+    "ROLLBACK_EVENT",
     "ActionHandler",
     "ActionOutcome",
     "AlertProcessor",
     "deployment_rollback_handler",
+    "event_rollback_handler",
     "incident_key",
     "registry_rollback_handler",
+    "rollback_event",
 ]
 
 _log = logging.getLogger("mlops_guard.alerts")
@@ -305,6 +308,65 @@ def deployment_rollback_handler(settings: AlertsSettings) -> ActionHandler:
                 hint="see the flow run's logs in Prefect; the receiver retries",
             )
         return ActionOutcome("done", result)
+
+    return handle
+
+
+ROLLBACK_EVENT = "mlops_guard.alert.rollback"
+
+
+def rollback_event(alert: StoredAlert) -> dict[str, Any]:
+    """The Prefect event that asks for a rollback (the trigger in deployments/prefect.yaml
+    listens for it): resource ``mlops_guard.model.<model>``, payload reason and incident key."""
+    import uuid
+
+    key = incident_key(alert)
+    return {
+        "event": ROLLBACK_EVENT,
+        "resource": {
+            "prefect.resource.id": f"mlops_guard.model.{alert.model}",
+            "prefect.resource.name": str(alert.model),
+            "mlops_guard.model": str(alert.model),
+        },
+        "payload": {
+            "reason": _reason(alert),
+            "alert_fingerprint": key,
+            "alertname": alert.alertname,
+            "model_version": alert.labels.get("model_version"),
+        },
+        # Deterministic: the same incident is the same event, whoever sends it again.
+        "id": uuid.uuid5(uuid.NAMESPACE_URL, f"mlops-guard-alert:{key}"),
+    }
+
+
+def event_rollback_handler() -> ActionHandler:
+    """Emit ``mlops_guard.alert.rollback`` to Prefect; the rollback deployment's trigger runs
+    the flow (idempotent per incident key). Fire-and-forget: ``done`` means the event was
+    handed to Prefect's events client, and the flow run records the move; use the
+    ``deployment`` mode to wait for the outcome.
+    """
+
+    def handle(alert: StoredAlert) -> ActionOutcome:
+        from prefect.events import emit_event
+
+        spec = rollback_event(alert)
+        try:
+            sent = emit_event(**spec)
+        except Exception as exc:
+            raise RegistryUnavailable(
+                f"event {ROLLBACK_EVENT} not sent to Prefect: {exc}",
+                hint="check PREFECT_API_URL; the receiver retries",
+            ) from exc
+        if sent is None:
+            raise RegistryUnavailable(
+                f"event {ROLLBACK_EVENT} not sent: no Prefect API is configured",
+                hint="set PREFECT_API_URL, or use MLOPS_GUARD_ALERTS_ROLLBACK_MODE=in_process",
+            )
+        return ActionOutcome(
+            "done",
+            {"event_id": str(sent.id), "event": ROLLBACK_EVENT},
+            "event emitted; the rollback deployment's trigger runs the flow",
+        )
 
     return handle
 

@@ -63,19 +63,23 @@ def default_handler(guard_settings: GuardSettings, settings: AlertsSettings) -> 
     """The rollback handler the settings ask for (in-process, or the Prefect deployment)."""
     from mlops_guard.alerts._processor import (
         deployment_rollback_handler,
+        event_rollback_handler,
         registry_rollback_handler,
     )
 
-    if settings.rollback_mode == "deployment":
-        import os
+    mode = settings.rollback_mode
+    if mode == "in_process":
+        return registry_rollback_handler(guard_settings, settings)
+    import os
 
-        if not os.environ.get("PREFECT_API_URL"):
-            raise ConfigError(
-                "MLOPS_GUARD_ALERTS_ROLLBACK_MODE=deployment but PREFECT_API_URL is not set",
-                hint="set PREFECT_API_URL to the Prefect server's API, or use in_process",
-            )
-        return deployment_rollback_handler(settings)
-    return registry_rollback_handler(guard_settings, settings)
+    if not os.environ.get("PREFECT_API_URL"):
+        raise ConfigError(
+            f"MLOPS_GUARD_ALERTS_ROLLBACK_MODE={mode} but PREFECT_API_URL is not set",
+            hint="set PREFECT_API_URL to the Prefect server's API, or use in_process",
+        )
+    if mode == "event":
+        return event_rollback_handler()
+    return deployment_rollback_handler(settings)
 
 
 def create_app(

@@ -14,7 +14,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["AlertsSettings", "RollbackMode"]
 
-RollbackMode = Literal["in_process", "deployment"]
+RollbackMode = Literal["in_process", "deployment", "event"]
 
 
 class AlertsSettings(BaseSettings):
@@ -47,7 +47,8 @@ class AlertsSettings(BaseSettings):
     rollback_mode: RollbackMode = Field(
         default="in_process",
         description="'in_process' calls mlops_guard.registry.rollback here; 'deployment' runs the "
-        "rollback deployment through the Prefect API in PREFECT_API_URL.",
+        "rollback deployment through the Prefect API in PREFECT_API_URL and waits for it; "
+        "'event' emits mlops_guard.alert.rollback, which the deployment's trigger acts on.",
     )
     rollback_deployment: str = Field(
         default="rollback/rollback",
