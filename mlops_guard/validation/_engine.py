@@ -158,18 +158,14 @@ def _text_codes(s: pd.Series[Any], cache: _Cache) -> _Codes | None:
         return None
     found: _Codes | None = None
     if s.dtype == object:
-        import pyarrow as pa
-        import pyarrow.compute as pc
+        import pandas as pd
 
-        try:
-            # from_pandas: None and NaN become null, exactly pandas' isna() for these values.
-            array = pa.array(s, from_pandas=True)
-        except (pa.ArrowException, TypeError, ValueError):
-            array = None
-        if array is not None and pa.types.is_string(array.type):
-            encoded = pc.dictionary_encode(array)
-            codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False)
-            found = _Codes(codes.astype("int64", copy=False), encoded.dictionary.to_pylist())
+        # factorize: None and NaN get code -1, exactly pandas' isna() for these values.
+        codes, uniques = pd.factorize(s, use_na_sentinel=True)
+        values = list(uniques)
+        # Only pure text: with mixed objects, 1, 1.0 and True would share one code.
+        if all(type(value) is str for value in values):
+            found = _Codes(codes.astype("int64", copy=False), values)
     cache.codes[key] = found
     return found
 
@@ -280,13 +276,16 @@ def _duplicated(s: pd.Series[Any], nonnull: np.ndarray) -> np.ndarray:
         hashes = pd.util.hash_array(s.to_numpy(dtype=object)[positions], categorize=False)
     except TypeError:
         return s.duplicated(keep=False).to_numpy()
+    out = np.zeros(len(s), dtype=bool)
+    ordered = np.sort(hashes)
+    if not np.any(ordered[1:] == ordered[:-1]):
+        return out  # no hash repeats: no duplicates (the common case for ids); no argsort
     order = np.argsort(hashes, kind="stable")
     ordered = hashes[order]
     same = ordered[1:] == ordered[:-1]
     repeated = np.zeros(len(ordered), dtype=bool)
     repeated[1:] |= same
     repeated[:-1] |= same
-    out = np.zeros(len(s), dtype=bool)
     candidates = positions[order[repeated]]
     if candidates.size:
         exact = s.iloc[candidates].duplicated(keep=False).to_numpy()
