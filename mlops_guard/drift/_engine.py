@@ -162,6 +162,9 @@ def _value_counts(series: pd.Series) -> CategoricalSummary:
     import numpy as np
 
     counts = series.value_counts(dropna=True, sort=False)
+    # A pandas Categorical reports its unused categories with count 0; Evidently's keys are the
+    # values present.
+    counts = counts[counts > 0]
     return CategoricalSummary(
         keys=counts.index.tolist(),
         counts=np.asarray(counts.to_numpy(), dtype=np.int64),
@@ -224,18 +227,6 @@ def _workers(settings: DriftSettings) -> int:
     import os
 
     return settings.workers or min(os.cpu_count() or 1, 8)
-
-
-def _frame_reference(
-    frame: pd.DataFrame, names: list[str], settings: DriftSettings
-) -> dict[str, ReferenceColumn]:
-    return dict(
-        zip(
-            names,
-            _map(lambda name: summarise_frame_column(frame[name], settings), names, settings),
-            strict=True,
-        )
-    )
 
 
 def _map(func: Callable[[str], _T], names: list[str], settings: DriftSettings) -> list[_T]:
@@ -412,41 +403,43 @@ def detect_drift(
     if len(current) == 0:
         raise EmptyData("the current batch has no rows", hint="pass a batch with rows")
 
-    if isinstance(reference, ReferenceProfile):
-        ref_columns = {name: reference.reference_column(name, settings) for name in common}
-        reference_rows = reference.rows
-    else:
-        ref_columns = _frame_reference(reference, common, settings)
-        reference_rows = len(reference)
-
-    skipped: dict[str, str] = {}
-    to_check: list[str] = []
+    reference_rows = (
+        reference.rows if isinstance(reference, ReferenceProfile) else len(reference.index)
+    )
     for name in common:
-        ref_col = ref_columns[name]
+        ref_family = (
+            reference.columns[name].family
+            if isinstance(reference, ReferenceProfile)
+            else pandas_family(reference[name])
+        )
         cur_family = pandas_family(current[name])
-        if conflicting_families(ref_col.family, cur_family) and not current[name].isna().all():
+        if conflicting_families(ref_family, cur_family) and not current[name].isna().all():
             error = ProfileError if is_profile else SchemaError
             raise error(
-                f"column {name!r} holds {ref_col.family} values in the reference but "
+                f"column {name!r} holds {ref_family} values in the reference but "
                 f"{cur_family} values in the current data",
                 hint="fix the upstream export so the column keeps one type",
             )
-        if ref_col.kind in ("numerical", "categorical"):
-            to_check.append(name)
-        else:
-            skipped[name] = f"{ref_col.kind} column"
 
-    results = dict(
-        zip(
-            to_check,
-            _map(
-                lambda name: _check_column(name, ref_columns[name], current[name], config),
-                to_check,
-                settings,
-            ),
-            strict=True,
+    def job(name: str) -> tuple[TestOutcome, ColumnKind, tuple[int, int]] | str:
+        # One column at a time, reference and current together: memory holds the summaries
+        # of the columns in flight only, not of the whole reference.
+        ref_col = (
+            reference.reference_column(name, settings)
+            if isinstance(reference, ReferenceProfile)
+            else summarise_frame_column(reference[name], settings)
         )
-    )
+        if ref_col.kind not in ("numerical", "categorical"):
+            return f"{ref_col.kind} column"
+        return _check_column(name, ref_col, current[name], config)
+
+    skipped: dict[str, str] = {}
+    results: dict[str, tuple[TestOutcome, ColumnKind, tuple[int, int]]] = {}
+    for name, done in zip(common, _map(job, common, settings), strict=True):
+        if isinstance(done, str):
+            skipped[name] = done
+        else:
+            results[name] = done
     outcomes = {name: result[0] for name, result in results.items()}
     kinds = {name: result[1] for name, result in results.items()}
     counts = {name: result[2] for name, result in results.items()}

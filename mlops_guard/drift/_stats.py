@@ -113,13 +113,14 @@ def summarise_numeric(values: FloatArray) -> NumericSummary:
         return NumericSummary(empty, np.empty(0, dtype=np.int64), 0, math.nan, math.nan)
     starts = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
     counts = np.diff(np.append(starts, ordered.size)).astype(np.int64)
+    # The sorted rows are not kept: a continuous column would hold them twice (rows and
+    # distinct values); KS rebuilds them from the counts when it needs them.
     return NumericSummary(
         values=ordered[starts],
         counts=counts,
         count=int(ordered.size),
-        mean=float(np.mean(ordered)),
+        mean=float(np.mean(finite)),
         std=float(np.std(finite)),
-        raw=ordered,
     )
 
 
