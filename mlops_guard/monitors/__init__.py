@@ -38,6 +38,7 @@ from mlops_guard.monitors._stragglers import (
     StragglerReporter,
     WorkerScore,
 )
+from mlops_guard.monitors._summary import SummaryVerdict, judge_summary, read_summary
 
 __all__ = [
     # The monitor and what it returns.
@@ -57,4 +58,8 @@ __all__ = [
     "CheckpointMonitorCallback",
     "log_monitor_summary",
     "SUMMARY_ARTIFACT",
+    # Finished runs.
+    "read_summary",
+    "judge_summary",
+    "SummaryVerdict",
 ]

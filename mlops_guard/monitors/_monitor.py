@@ -129,6 +129,23 @@ class MonitorStatus:
     heartbeat_limit_s: float | None
     alerts: tuple[MonitorAlert, ...] = field(default_factory=tuple)
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> MonitorStatus:
+        """Rebuild a snapshot from :meth:`to_dict` output (a ``monitor/summary.json``).
+
+        Raises ``KeyError``/``TypeError`` on a document of another shape; callers wrap them.
+        """
+        values = {name: data[name] for name in cls.__dataclass_fields__ if name != "alerts"}
+        values["stall_reasons"] = tuple(values["stall_reasons"])
+        alerts = []
+        for item in data.get("alerts", []):
+            fields = {
+                name: item[name] for name in MonitorAlert.__dataclass_fields__ if name in item
+            }
+            fields["reasons"] = tuple(fields.get("reasons", ()))
+            alerts.append(MonitorAlert(**fields))
+        return cls(**values, alerts=tuple(alerts))
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (the ``monitor/summary.json`` artifact)."""
         data = {name: getattr(self, name) for name in self.__dataclass_fields__}
@@ -354,6 +371,9 @@ class CheckpointMonitor:
         with self._lock:
             self._stopped_at = _clock()
             self._drain_locked()
+            if self._stalled:
+                # Progress that came after the last tick clears the stall before the books close.
+                self._check_locked(self._stopped_at)
             self._publish_gauges_locked(self._stopped_at)
             # A finished job is not stalled: a stale 1 would keep an alert firing forever.
             self._m_stalled.set(0)

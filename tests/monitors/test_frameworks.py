@@ -27,6 +27,7 @@ def _load_example() -> ModuleType:
     return module
 
 
+@pytest.mark.slow  # importing torch alone takes several seconds on a busy 2-core machine
 def test_real_pytorch_loop_under_the_monitor(
     settings: GuardSettings, metrics: GuardMetrics, tmp_path: Path
 ) -> None:
