@@ -95,7 +95,14 @@ def _write(
     final = root / name
     # Written under a hidden name, then renamed: a reader never sees half a quarantine entry.
     tmp = root / f".{name}.{uuid.uuid4().hex[:6]}.tmp"
-    tmp.mkdir(parents=True)
+    try:
+        tmp.mkdir(parents=True)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot create a quarantine entry in {str(root)!r}: {exc.strerror or exc}",
+            hint="point --quarantine-dir (or MLOPS_GUARD_WORKDIR) at a writable directory; "
+            "the batch itself was not changed",
+        ) from exc
     try:
         stringified = _to_parquet(df, tmp / DATA_NAME)
         manifest = {
@@ -115,7 +122,15 @@ def _write(
         (tmp / MANIFEST_NAME).write_text(
             json.dumps(manifest, indent=2, allow_nan=False) + "\n", encoding="utf-8"
         )
+        if final.exists():  # the same batch, the same microsecond: keep both
+            final = root / f"{name}-{uuid.uuid4().hex[:6]}"
         os.replace(tmp, final)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise ConfigError(
+            f"cannot write the quarantine entry {str(final)!r}: {exc.strerror or exc}",
+            hint="free space or fix permissions, then rerun; the batch itself was not changed",
+        ) from exc
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -73,6 +73,16 @@ def test_quarantine_dir_that_is_a_file_is_a_config_error(
         quarantine_batch(df, validate(df, churn_suite), blocker)
 
 
+def test_an_unwritable_quarantine_location_is_a_config_error(
+    tmp_path: Path, churn_suite: Suite
+) -> None:
+    df = _corrupt(rows=100)
+    blocker = tmp_path / "blocker"
+    blocker.write_text("")
+    with pytest.raises(ConfigError, match="cannot create a quarantine entry"):
+        quarantine_batch(df, validate(df, churn_suite), blocker / "q")
+
+
 def test_split_rows_accounts_for_every_row_once(churn_suite: Suite) -> None:
     df = _corrupt()
     passing, failing, result = split_rows(df, churn_suite)
