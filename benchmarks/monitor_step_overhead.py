@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--no-drills", action="store_true", help="skip the fault drills")
     args = parser.parse_args(argv)
-    n = args.steps
+    n: int = args.steps
 
     from prometheus_client import CollectorRegistry, Histogram
 
