@@ -45,6 +45,7 @@ NUMERIC_TYPES: tuple[str, ...] = (
 BOOL_TYPES: tuple[str, ...] = ("bool", "boolean")
 TEXT_TYPES: tuple[str, ...] = ("str",)
 _SIGNIFICANT = 6  # digits kept in inferred bounds: readable, and always rounded outward
+_MOSTLY_SCALE = 10_000  # 'mostly' is rounded down to 4 decimals, i.e. toward more tolerance
 
 
 def _round_out(value: float, *, up: bool) -> float:
@@ -224,7 +225,7 @@ def infer_suite(
             rate = nulls / rows
             allowed = rate * cfg.null_rate_factor
             if allowed < 1:
-                mostly = math.floor((1 - allowed) * 10_000) / 10_000
+                mostly = math.floor((1 - allowed) * _MOSTLY_SCALE) / _MOSTLY_SCALE
                 specs.append(
                     _spec(
                         "expect_column_values_to_not_be_null",

@@ -66,8 +66,9 @@ class ValidationSettings(BaseSettings):
         default=0.2,
         gt=0,
         le=1,
-        description="...and its distinct values are at most this share of its non-null "
-        "values; otherwise the reference is too small to have seen every category.",
+        description="A text column is categorical only if its distinct values are also at most "
+        "this share of its non-null values; above it, the reference is too small to have seen "
+        "every category, and a value set would reject new but valid ones.",
     )
     id_unique_share: float = Field(
         default=0.95,
