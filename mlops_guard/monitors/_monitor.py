@@ -38,6 +38,10 @@ __all__ = [
 
 _log = logging.getLogger("mlops_guard.monitors")
 _clock = time.perf_counter
+# Step intervals buffered between two watchdog ticks. Only a watchdog starved for this many
+# steps (a sink or callback hanging) reaches it; then the oldest intervals are dropped rather
+# than memory growing without bound. Step counts stay exact.
+_PENDING_MAX = 1 << 16
 
 AlertKind = Literal["stalled", "recovered", "slow_save", "straggler", "straggler_recovered"]
 StallReason = Literal["heartbeat", "save", "checkpoint"]
@@ -283,7 +287,7 @@ class CheckpointMonitor:
         self._state: _State = "new"
         self._last_beat: float | None = None
         self._steps = 0
-        self._pending: deque[float] = deque()
+        self._pending: deque[float] = deque(maxlen=_PENDING_MAX)
         self._save_started: float | None = None
         self._save_step: int | None = None
 
