@@ -14,6 +14,8 @@ from mlops_guard.metrics import GuardMetrics
 from mlops_guard.monitors import CheckpointMonitor, CheckpointMonitorCallback
 from mlops_guard.settings import GuardSettings
 
+from ._labels import monitor_labels
+
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "torch_training_loop.py"
 
 
@@ -50,7 +52,7 @@ def test_real_pytorch_loop_under_the_monitor(
     assert status.stalls == 0
     assert status.step_seconds_p50 is not None
     assert 0 < status.save_share < 1
-    labels = {"job": "train", "model": "churn"}
+    labels = monitor_labels("train", "churn")
     assert metrics.sample("mlops_guard_checkpoint_save_seconds_count", labels) == 4.0
     assert metrics.sample("mlops_guard_step_seconds_count", labels) == 119.0
 

@@ -20,6 +20,8 @@ from mlops_guard.monitors import CheckpointMonitor, MonitorAlert, MonitorStatus
 from mlops_guard.runlog import read_runlog
 from mlops_guard.settings import GuardSettings
 
+from ._labels import monitor_labels
+
 # Short intervals keep the suite fast; the logic is scale-free (limits are factors of medians).
 STEP = 0.01
 PERIOD = 0.02
@@ -83,7 +85,7 @@ def run_steps(mon: CheckpointMonitor, count: int, seconds: float = STEP) -> None
 
 
 def labels() -> dict[str, str]:
-    return {"job": "train", "model": "churn"}
+    return monitor_labels("train", "churn")
 
 
 def test_hung_step_is_detected_within_factor_times_median_plus_one_period_and_clears(

@@ -20,6 +20,7 @@ from mlops_guard.monitors import MonitorAlert, StragglerDetector, StragglerRepor
 from mlops_guard.runlog import read_runlog
 from mlops_guard.settings import GuardSettings
 
+from ._labels import monitor_labels
 from ._workers import train_worker
 
 STEP = 0.02
@@ -111,7 +112,7 @@ def test_worker_slowed_2x_among_four_is_flagged_then_clears(
     scores = {w.worker: w.score for w in during.workers}
     assert all(score is not None and score > 0.75 for name, score in scores.items() if name != "3")
     gauge = metrics.sample(
-        "mlops_guard_straggler_score", {"job": "train", "model": "churn", "worker": "3"}
+        "mlops_guard_straggler_score", monitor_labels("train", "churn", worker="3")
     )
     assert gauge is not None
     assert [a.worker for _, a in seen if a.kind == "straggler"] == ["3"]
