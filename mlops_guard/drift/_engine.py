@@ -109,7 +109,8 @@ class ColumnDrift:
         return {
             "kind": self.kind,
             "test": self.test,
-            "statistic": None if math.isnan(self.statistic) else self.statistic,
+            # JSON has no NaN or infinity: a degenerate test (NaN) prints as null.
+            "statistic": self.statistic if math.isfinite(self.statistic) else None,
             "threshold": self.threshold,
             "drifted": self.drifted,
             "stat_type": "p_value" if self.p_value else "distance",
@@ -250,7 +251,12 @@ def _pick_default_test(
     import numpy as np
 
     if isinstance(ref, NumericSummary) and isinstance(cur, NumericSummary):
-        n_values = int(np.union1d(ref.values, cur.values).size)
+        if max(ref.nunique, cur.nunique) > settings.few_values:
+            # The union has more than `few_values` values whatever it holds: no need to
+            # build it (a sort of up to two million values on continuous columns).
+            n_values = max(ref.nunique, cur.nunique)
+        else:
+            n_values = int(np.union1d(ref.values, cur.values).size)
     else:
         assert isinstance(ref, CategoricalSummary)
         assert isinstance(cur, CategoricalSummary)
