@@ -38,6 +38,7 @@ from mlops_guard.errors import (
     ValidationFailed,
     VersionNotFound,
 )
+
 if TYPE_CHECKING:
     from mlops_guard._stage import StageRecorder
     from mlops_guard.data import Corruption, SyntheticSpec, make_dataset, read_table, write_table

@@ -32,7 +32,7 @@ def console() -> Console:
     return _console
 
 
-def to_jsonable(value: Any) -> Any:
+def to_jsonable(value: Any) -> Any:  # noqa: PLR0911 - one branch per kind reads clearest
     """Make dataclasses, pydantic models, paths, datetimes and numpy scalars JSON-ready."""
     import dataclasses
 

@@ -10,7 +10,9 @@ No sink may fail the stage: every observability call is wrapped, logged and coun
 
 from __future__ import annotations
 
+import atexit
 import logging
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -24,11 +26,11 @@ if TYPE_CHECKING:
     from mlops_guard.runlog import RunLog
     from mlops_guard.settings import GuardSettings
 
-__all__ = ["EventEmitter", "StageOutcome", "StageRecorder"]
+__all__ = ["EventEmitter", "StageOutcome", "StageRecorder", "flush_pending"]
 
 _log = logging.getLogger("mlops_guard.stage")
 
-EventEmitter = Callable[[str, Mapping[str, Any]], None]
+EventEmitter = Callable[[str, Mapping[str, Any]], object]
 """Called with an event name (``mlops_guard.stage.completed``) and its payload."""
 
 _UNKNOWN = "unknown"  # label value when a flow or model is not known: labels must not be empty
@@ -135,7 +137,9 @@ class StageRecorder:
                     error=outcome.error,
                 )
             if self._flush:
-                self.sink.flush(flow=outcome.flow)
+                _scheduler.request(
+                    self.sink, outcome.flow, self.settings.metrics_flush_interval_seconds
+                )
             if self._emit is not None:
                 payload = {
                     "stage": self.stage,
@@ -176,3 +180,73 @@ class StageRecorder:
                     type(exc).__name__,
                     exc,
                 )
+
+
+class _FlushScheduler:
+    """Coalesces the metric flushes stages ask for: at most one per interval per sink target,
+    plus a trailing flush so the last stage's numbers always reach the sink (and one at exit).
+
+    A textfile write or a Pushgateway push costs milliseconds; a tight loop of small stages
+    would otherwise spend most of its time exporting metrics nobody scrapes that often.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._last: dict[tuple[Any, ...], float] = {}
+        self._pending: dict[tuple[Any, ...], tuple[MetricsSink, str, threading.Timer]] = {}
+
+    @staticmethod
+    def _key(sink: MetricsSink, flow: str) -> tuple[Any, ...]:
+        target = sink.settings.pushgateway_url or str(sink.settings.metrics_textfile)
+        return (sink.kind, target, id(sink.metrics), flow)
+
+    def request(self, sink: MetricsSink, flow: str, interval: float) -> None:
+        if interval <= 0:
+            sink.flush(flow=flow)
+            return
+        key = self._key(sink, flow)
+        with self._lock:
+            now = time.monotonic()
+            elapsed = now - self._last.get(key, float("-inf"))
+            if key in self._pending:
+                timer = self._pending[key][2]
+                self._pending[key] = (sink, flow, timer)
+                return
+            if elapsed < interval:
+                timer = threading.Timer(interval - elapsed, self._fire, args=(key,))
+                timer.daemon = True
+                self._pending[key] = (sink, flow, timer)
+                timer.start()
+                return
+            self._last[key] = now
+        sink.flush(flow=flow)
+
+    def _fire(self, key: tuple[Any, ...]) -> None:
+        with self._lock:
+            entry = self._pending.pop(key, None)
+            self._last[key] = time.monotonic()
+        if entry is not None:
+            entry[0].flush(flow=entry[1])
+
+    def flush_all(self) -> None:
+        with self._lock:
+            entries = list(self._pending.values())
+            self._pending.clear()
+            now = time.monotonic()
+            for sink, flow, timer in entries:
+                timer.cancel()
+                self._last[self._key(sink, flow)] = now
+        for sink, flow, _timer in entries:
+            sink.flush(flow=flow)
+
+
+_scheduler = _FlushScheduler()
+atexit.register(_scheduler.flush_all)
+
+
+def flush_pending() -> None:
+    """Flush now every metrics sink that guarded stages left with a pending (coalesced) flush.
+
+    Flows call it as they finish, so a batch job's last numbers are exported before it returns.
+    """
+    _scheduler.flush_all()

@@ -1,9 +1,11 @@
-"""Structured run logs: JSON lines, one event a line, in the working directory and Prefect's logger.
+"""Structured run logs: JSON lines, one event a line, in the workdir and Prefect's run logs.
 
 Every line carries ``ts`` (RFC 3339, UTC, microseconds), ``level``, ``event``, ``flow``,
 ``flow_run_id``, ``task_run_id``, ``stage``, ``model``, ``model_version`` and ``trace_id``, then
 the event's own fields. The context fields come from :func:`bind` (the guard binds them for each
-stage) and, inside a Prefect run, from Prefect's run context.
+stage) and, inside a Prefect run, from Prefect's run context. Inside a Prefect run each line also
+goes to Prefect's run logs through its API log handler: it shows in the run's logs in the Prefect
+UI, and the console is not sent a copy.
 
 A sink that fails (full disk, unwritable directory, Prefect's API down) is logged on the
 ``mlops_guard.runlog`` logger and counted in ``mlops_guard_sink_failures_total``; it never raises.
@@ -30,6 +32,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from pathlib import Path
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -59,7 +62,9 @@ CONTEXT_FIELDS = (
 _LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40, "CRITICAL": 50}
 
 _log = logging.getLogger("mlops_guard.runlog")
-_bound: ContextVar[Mapping[str, Any]] = ContextVar("mlops_guard_runlog_context", default={})
+_bound: ContextVar[Mapping[str, Any]] = ContextVar(
+    "mlops_guard_runlog_context", default=MappingProxyType({})
+)
 # One trace id per process when nothing better is known: lines of one process stay joinable.
 _PROCESS_TRACE_ID = uuid.uuid4().hex
 
@@ -180,13 +185,39 @@ class RunLog:
         try:
             from prefect.context import FlowRunContext, TaskRunContext
             from prefect.logging import get_run_logger
+            from prefect.logging.loggers import PrefectLogAdapter
 
             if FlowRunContext.get() is None and TaskRunContext.get() is None:
                 return
-            get_run_logger().log(_LEVELS.get(level, logging.INFO), line)
+            # The run logger's metadata (flow and task run ids, names) on a logger that sends
+            # to Prefect's API only: the lines show in the run's logs in the UI, while the
+            # console is spared a copy of each (rich's console handler costs milliseconds a line
+            # and the run log file already has them).
+            run_logger = get_run_logger()
+            run_extra = getattr(run_logger, "extra", None) or {}
+            PrefectLogAdapter(_prefect_api_logger(), extra=dict(run_extra)).log(
+                _LEVELS.get(level, logging.INFO), line
+            )
         except Exception as exc:  # noqa: BLE001 - observability never breaks the job
             self._count_failure("prefect_logger")
             _log.warning("run log not mirrored to Prefect (%s)", exc)
+
+
+_api_logger: logging.Logger | None = None
+
+
+def _prefect_api_logger() -> logging.Logger:
+    global _api_logger
+    if _api_logger is None:
+        from prefect.logging.handlers import APILogHandler
+
+        logger = logging.getLogger("mlops_guard.runlog.prefect_api")
+        logger.propagate = False
+        logger.setLevel(logging.DEBUG)
+        if not any(isinstance(h, APILogHandler) for h in logger.handlers):
+            logger.addHandler(APILogHandler())
+        _api_logger = logger
+    return _api_logger
 
 
 _runlogs: dict[Path, RunLog] = {}

@@ -51,6 +51,13 @@ class GuardSettings(BaseSettings):
         description="A push that takes longer is abandoned and counted as a sink failure, so a "
         "slow gateway cannot stall a pipeline stage.",
     )
+    metrics_flush_interval_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        description="Guarded stages coalesce metric flushes to one per interval (with a "
+        "trailing flush, and one at exit): writing the textfile or pushing costs milliseconds, "
+        "and Prometheus scrapes every 15 s or more anyway. 0 flushes after every stage.",
+    )
     webhook_token: SecretStr | None = Field(
         default=None, description="Bearer token the alert receiver requires."
     )

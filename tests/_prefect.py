@@ -16,7 +16,8 @@ def wait_for(condition: Callable[[], Any], *, timeout: float = 30.0, interval: f
             return value
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout} s")
-        time.sleep(interval)  # polling interval of a deadline-bound wait, not a synchronisation guess
+        # The polling interval of a deadline-bound wait, not a guess at synchronisation.
+        time.sleep(interval)
 
 
 def read_events(prefix: str) -> list[Any]:

@@ -40,9 +40,12 @@ def test_message_is_one_line_with_the_hint() -> None:
 
 
 def test_foreign_errors_keep_their_cause() -> None:
-    with pytest.raises(RegistryUnavailable) as caught:
+    def call_mlflow() -> None:
         try:
             raise ConnectionError("refused")
         except ConnectionError as exc:
             raise RegistryUnavailable("MLflow down", hint="retry") from exc
+
+    with pytest.raises(RegistryUnavailable) as caught:
+        call_mlflow()
     assert isinstance(caught.value.__cause__, ConnectionError)

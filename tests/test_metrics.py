@@ -29,7 +29,8 @@ def test_textfile_parses_and_follows_conventions(tmp_path: Path) -> None:
             assert not name.endswith("_total")
     failures = families["mlops_guard_stage_failures"]
     (sample,) = [s for s in failures.samples if s.name.endswith("_total")]  # type: ignore[attr-defined]
-    assert sample.labels == {"flow": "f", "stage": "s", "model": "m"} and sample.value == 1.0
+    assert sample.labels == {"flow": "f", "stage": "s", "model": "m"}
+    assert sample.value == 1.0
 
 
 def test_unwritable_textfile_is_counted_not_raised(tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""The curated public API stays honest: every name in __all__ exists, and light imports stay light."""
+"""The curated public API stays honest: every name in __all__ exists; light imports stay light."""
 
 from __future__ import annotations
 
@@ -33,7 +33,9 @@ def test_every_exported_name_resolves(name: str) -> None:
 def test_private_modules_are_not_exported() -> None:
     import mlops_guard
 
-    assert not [name for name in mlops_guard.__all__ if name.startswith("_") and name != "__version__"]
+    assert not [
+        name for name in mlops_guard.__all__ if name.startswith("_") and name != "__version__"
+    ]
 
 
 def test_cli_help_imports_no_heavy_package() -> None:

@@ -20,11 +20,15 @@ def test_every_line_has_the_contract_fields(tmp_path: Path) -> None:
     for record in (first, second):
         assert {"ts", "level", "event", *CONTEXT_FIELDS} <= set(record)
         assert RFC3339_UTC_MICROS.match(record["ts"]), record["ts"]
-    assert first["flow"] == "train" and first["model_version"] == "3" and first["trace_id"] == "abc"
-    assert first["stage"] == "fit" and first["duration_seconds"] == 1.5
+    assert first["flow"] == "train"
+    assert first["model_version"] == "3"
+    assert first["trace_id"] == "abc"
+    assert first["stage"] == "fit"
+    assert first["duration_seconds"] == 1.5
     assert second["level"] == "WARNING"
     # Outside the bind, the context is gone but the fields are still present (as null).
-    assert second["flow"] is None and second["trace_id"]
+    assert second["flow"] is None
+    assert second["trace_id"]
 
 
 def test_bind_nests_and_restores(tmp_path: Path) -> None:

@@ -76,11 +76,11 @@ def _csv_header(path: Path) -> list[str]:
     opener = gzip.open if path.name.lower().endswith(".gz") else open
     delimiter = "\t" if ".tsv" in path.name.lower() else ","
     try:
-        with opener(path, "rt", encoding="utf-8", newline="") as handle:  # type: ignore[operator]
+        with opener(path, "rt", encoding="utf-8", newline="") as handle:
             return next(csv.reader(handle, delimiter=delimiter), [])
     except UnicodeDecodeError as exc:
         raise UnreadableData(
-            f"{str(path)!r} is not UTF-8 text (a byte that does not decode near the start of the file)",
+            f"{str(path)!r} is not UTF-8 text (a byte near the start of the file does not decode)",
             hint="re-export the file as UTF-8 CSV",
             path=str(path),
         ) from exc
@@ -148,9 +148,9 @@ def read_arrow(path: str | Path) -> pa.Table:
         try:
             table = pacsv.read_csv(
                 str(path),
-                read_options=read_opts,  # type: ignore[arg-type]
-                parse_options=parse_opts,  # type: ignore[arg-type]
-                convert_options=convert_opts,  # type: ignore[arg-type]
+                read_options=read_opts,
+                parse_options=parse_opts,
+                convert_options=convert_opts,
             )
         except (pa.ArrowInvalid, pa.ArrowException, OSError, EOFError, zlib.error) as exc:
             raise _wrap_read_error(path, exc) from exc
@@ -182,7 +182,8 @@ def read_table(path: str | Path) -> pd.DataFrame:
     ...
     mlops_guard.errors.DataNotFound: data file '/no/such/file.csv' does not exist; check the path
     """
-    return read_arrow(path).to_pandas()
+    frame: pd.DataFrame = read_arrow(path).to_pandas()
+    return frame
 
 
 def iter_batches(
@@ -219,9 +220,9 @@ def iter_batches(
         try:
             reader = pacsv.open_csv(
                 str(path),
-                read_options=read_opts,  # type: ignore[arg-type]
-                parse_options=parse_opts,  # type: ignore[arg-type]
-                convert_options=convert_opts,  # type: ignore[arg-type]
+                read_options=read_opts,
+                parse_options=parse_opts,
+                convert_options=convert_opts,
             )
             for batch in reader:
                 seen_rows += batch.num_rows
@@ -245,8 +246,10 @@ def write_table(df: pd.DataFrame, path: str | Path) -> Path:
     if fmt == "parquet":
         df.to_parquet(tmp, index=False)
     else:
-        compression = "gzip" if path.name.lower().endswith(".gz") else None
-        df.to_csv(tmp, index=False, compression=compression)
+        if path.name.lower().endswith(".gz"):
+            df.to_csv(tmp, index=False, compression="gzip")
+        else:
+            df.to_csv(tmp, index=False)
     tmp.replace(path)
     return path
 
@@ -273,4 +276,3 @@ def file_sha256(path: str | Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return f"sha256:{digest.hexdigest()}"
-

@@ -168,13 +168,13 @@ def _numerical(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
 
 
 def _standardise(values: np.ndarray) -> np.ndarray:
-    std = values.std()
-    return (values - values.mean()) / (std if std > 0 else 1.0)
+    import numpy as np
+
+    std = float(values.std())
+    return np.asarray((values - values.mean()) / (std if std > 0 else 1.0), dtype="float64")
 
 
-def _logit(
-    num: dict[str, np.ndarray], cat: dict[str, np.ndarray], reverse: float
-) -> np.ndarray:
+def _logit(num: dict[str, np.ndarray], cat: dict[str, np.ndarray], reverse: float) -> np.ndarray:
     """The label model; ``reverse`` in [0, 1] blends toward reversed tenure and contract effects."""
     import numpy as np
 
@@ -221,7 +221,7 @@ def make_dataset(spec: SyntheticSpec | None = None, **kwargs: object) -> pd.Data
             moved = rng.random(n) < shift
             cat[column] = np.where(moved, rare, cat[column])
 
-    start = np.datetime64(pd.Timestamp(spec.start).to_datetime64(), "s")
+    start = pd.Timestamp(spec.start).to_datetime64().astype("datetime64[s]")
     offsets = np.sort(rng.integers(0, 30 * 24 * 3600, n)).astype("timedelta64[s]")
     frame = pd.DataFrame(
         {
@@ -248,9 +248,7 @@ def _corrupt(frame: pd.DataFrame, c: Corruption, rng: np.random.Generator) -> pd
     n = len(frame)
     for column in c.null_columns:
         mask = _rows(rng, n, c.null_rate)
-        frame[column] = frame[column].astype(
-            "float64" if column in NUMERICAL_FEATURES else object
-        )
+        frame[column] = frame[column].astype("float64" if column in NUMERICAL_FEATURES else object)
         frame.loc[mask, column] = np.nan if column in NUMERICAL_FEATURES else None
     for column in c.out_of_range_columns:
         mask = _rows(rng, n, c.out_of_range_rate)

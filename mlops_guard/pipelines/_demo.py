@@ -7,6 +7,7 @@ a real flow run; the summary lists the steps with their status and the artifacts
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -79,7 +80,9 @@ class _Steps:
     def __init__(self) -> None:
         self.steps: list[DemoStep] = []
 
-    def run(self, name: str, call: Callable[[], Any], describe: Callable[[Any], dict[str, Any]]) -> Any:
+    def run(
+        self, name: str, call: Callable[[], Any], describe: Callable[[Any], dict[str, Any]]
+    ) -> Any:
         start = time.perf_counter()
         try:
             result = call()
@@ -97,11 +100,19 @@ def _make_data(workdir: Path) -> dict[str, str]:
 
     data = workdir / "data"
     files: dict[str, str] = {}
-    files["train_v1"] = str(write_table(make_dataset(SyntheticSpec(rows=TRAIN_ROWS, seed=11)), data / "train-v1.parquet"))
+    files["train_v1"] = str(
+        write_table(
+            make_dataset(SyntheticSpec(rows=TRAIN_ROWS, seed=11)), data / "train-v1.parquet"
+        )
+    )
     for i in range(CLEAN_BATCHES):
         batch = make_dataset(SyntheticSpec(rows=BATCH_ROWS, seed=21 + i)).drop(columns=[LABEL])
-        files[f"batch_clean_{i + 1}"] = str(write_table(batch, data / f"batch-clean-{i + 1}.parquet"))
-    drifted = make_dataset(SyntheticSpec(rows=BATCH_ROWS, seed=31, drift=DRIFT)).drop(columns=[LABEL])
+        files[f"batch_clean_{i + 1}"] = str(
+            write_table(batch, data / f"batch-clean-{i + 1}.parquet")
+        )
+    drifted = make_dataset(SyntheticSpec(rows=BATCH_ROWS, seed=31, drift=DRIFT)).drop(
+        columns=[LABEL]
+    )
     files["batch_drifted"] = str(write_table(drifted, data / "batch-drifted.parquet"))
     # v2 learns from a month whose labels follow another relationship (concept drift): on the
     # true relationship it is the worse model, which the canary must notice.
@@ -147,7 +158,9 @@ def demo_flow(workdir: str) -> DemoSummary:
     steps = _Steps()
     with use_settings(settings):
         log_event("demo.started", workdir=str(settings.workdir))
-        files = steps.run("generate data", lambda: _make_data(settings.workdir), lambda f: {"files": len(f)})
+        files = steps.run(
+            "generate data", lambda: _make_data(settings.workdir), lambda f: {"files": len(f)}
+        )
         v1 = steps.run(
             "train v1",
             lambda: training_flow(files["train_v1"], settings=settings),
@@ -156,7 +169,12 @@ def demo_flow(workdir: str) -> DemoSummary:
         for i in range(CLEAN_BATCHES):
             steps.run(
                 f"score clean batch {i + 1}",
-                lambda i=i: inference_flow(files[f"batch_clean_{i + 1}"], batch_id=f"clean-{i + 1}", settings=settings),
+                functools.partial(
+                    inference_flow,
+                    files[f"batch_clean_{i + 1}"],
+                    batch_id=f"clean-{i + 1}",
+                    settings=settings,
+                ),
                 _scored,
             )
         steps.run(

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from prefect import flow
 
+from mlops_guard._stage import flush_pending
 from mlops_guard.data import CATEGORICAL_FEATURES, FEATURES, LABEL, NUMERICAL_FEATURES
 from mlops_guard.errors import SchemaError
 from mlops_guard.integrations.prefect import guard, publish_table
@@ -67,9 +68,7 @@ def build_model(config: TrainingConfig) -> Any:
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-    numeric = Pipeline(
-        [("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())]
-    )
+    numeric = Pipeline([("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())])
     categorical = Pipeline(
         [
             ("impute", SimpleImputer(strategy="constant", fill_value="missing")),
@@ -77,7 +76,10 @@ def build_model(config: TrainingConfig) -> Any:
         ]
     )
     pre = ColumnTransformer(
-        [("num", numeric, list(NUMERICAL_FEATURES)), ("cat", categorical, list(CATEGORICAL_FEATURES))]
+        [
+            ("num", numeric, list(NUMERICAL_FEATURES)),
+            ("cat", categorical, list(CATEGORICAL_FEATURES)),
+        ]
     )
     clf = SGDClassifier(loss="log_loss", alpha=config.alpha, random_state=config.seed)
     return Pipeline([("pre", pre), ("clf", clf)])
@@ -150,7 +152,9 @@ def _save_checkpoint(clf: Any, path: Path) -> None:
 
 
 @guard("fit")
-def fit(train: pd.DataFrame, config: TrainingConfig, checkpoint_dir: str) -> tuple[Any, dict[str, float]]:
+def fit(
+    train: pd.DataFrame, config: TrainingConfig, checkpoint_dir: str
+) -> tuple[Any, dict[str, float]]:
     model = build_model(config)
     info = _fit_incrementally(model, train, config, Path(checkpoint_dir))
     return model, info
@@ -170,9 +174,13 @@ def quality(y_true: np.ndarray, scores: np.ndarray, threshold: float) -> dict[st
 @guard("evaluate")
 def evaluate(model: Any, test: pd.DataFrame, config: TrainingConfig) -> dict[str, float]:
     scores = model.predict_proba(test[list(FEATURES)])[:, 1]
-    measured = {f"test_{k}": v for k, v in quality(test[LABEL].to_numpy(), scores, config.decision_threshold).items()}
+    measured = {
+        f"test_{k}": v
+        for k, v in quality(test[LABEL].to_numpy(), scores, config.decision_threshold).items()
+    }
     measured["test_rows"] = float(len(test))
-    log_event("model.evaluated", **measured)
+    fields: dict[str, Any] = dict(measured)
+    log_event("model.evaluated", **fields)
     return measured
 
 
@@ -244,7 +252,8 @@ def register(
         client.set_model_version_tag(model_name, version, f"{LINEAGE_PREFIX}{key}", value)
     alias = _assign_alias(client, model_name, version, settings)
     with bind(model_version=version):
-        log_event("model.registered", alias=alias, run_id=run_id, **measured)
+        fields: dict[str, Any] = {"alias": alias, "run_id": run_id, **measured}
+        log_event("model.registered", **fields)
     return TrainingResult(
         model=model_name,
         version=version,
@@ -287,10 +296,13 @@ def training_flow(
     with use_settings(settings), bind(model=settings.model_name):
         df = load_training_data(str(data))
         train, test = split(df, config)
-        checkpoint_dir = tempfile.mkdtemp(prefix="ckpt-", dir=_ensure(settings.workdir / "checkpoints"))
+        checkpoint_dir = tempfile.mkdtemp(
+            prefix="ckpt-", dir=_ensure(settings.workdir / "checkpoints")
+        )
         fitted, _info = fit(train, config, checkpoint_dir)
         measured = evaluate(fitted, test, config)
         result: TrainingResult = register(fitted, train, df, measured, config, str(data), settings)
+    flush_pending()
     publish_table(
         f"training-{settings.model_name}",
         [{"metric": k, "value": round(v, 6)} for k, v in measured.items()],
@@ -302,4 +314,3 @@ def training_flow(
 def _ensure(path: Path) -> str:
     path.mkdir(parents=True, exist_ok=True)
     return str(path)
-

@@ -82,7 +82,9 @@ def test_corruption_knobs() -> None:
     df = make_dataset(spec)
     assert df["age"].isna().mean() == pytest.approx(0.1, abs=0.02)
     assert df["region"].isna().mean() == pytest.approx(0.1, abs=0.02)
-    assert ((df["tenure_months"] < 0) | (df["tenure_months"] > 1_000)).mean() == pytest.approx(0.02, abs=0.01)
+    assert ((df["tenure_months"] < 0) | (df["tenure_months"] > 1_000)).mean() == pytest.approx(
+        0.02, abs=0.01
+    )
     assert df["contract"].eq("unseen-contract").mean() == pytest.approx(0.05, abs=0.01)
     assert df["logins_30d"].dtype == object
     assert df["logins_30d"].eq("n/a?").mean() == pytest.approx(0.01, abs=0.005)

@@ -34,7 +34,10 @@ def batch_file(tmp_path: Path) -> Path:
 
 def _git_checkout(path: Path) -> str:
     path.mkdir()
-    run = lambda *args: subprocess.run(["git", *args], cwd=path, check=True, capture_output=True, text=True)  # noqa: E731
+
+    def run(*args):
+        return subprocess.run(["git", *args], cwd=path, check=True, capture_output=True, text=True)
+
     run("init", "-q")
     (path / "pipeline.py").write_text("# the user's pipeline code\n")
     run("add", "pipeline.py")
@@ -65,9 +68,10 @@ def test_training_registers_versions_with_lineage_and_aliases(
     assert tags["mlops_guard.data_fingerprint"] == fingerprint(pd.read_parquet(train_file))
     assert tags["mlops_guard.rows"] == "6000"
     assert uuid.UUID(tags["mlops_guard.flow_run_id"])
-    assert tags["mlops_guard.flow_run_id"] != client.get_model_version("churn", "2").tags[
-        "mlops_guard.flow_run_id"
-    ]
+    assert (
+        tags["mlops_guard.flow_run_id"]
+        != client.get_model_version("churn", "2").tags["mlops_guard.flow_run_id"]
+    )
     assert tags["mlops_guard.code_version"] == head
 
     run = client.get_run(first.run_id)
@@ -77,8 +81,18 @@ def test_training_registers_versions_with_lineage_and_aliases(
     assert run.info.artifact_uri.startswith((settings.workdir.resolve() / "mlartifacts").as_uri())
 
     events = read_runlog(settings.runlog_path)
-    stages = [(r["stage"], r["event"]) for r in events if r["event"].startswith("stage.") and r["flow_run_id"] == tags["mlops_guard.flow_run_id"]]
-    assert [s for s, e in stages if e == "stage.completed"] == ["load", "split", "fit", "evaluate", "register"]
+    stages = [
+        (r["stage"], r["event"])
+        for r in events
+        if r["event"].startswith("stage.") and r["flow_run_id"] == tags["mlops_guard.flow_run_id"]
+    ]
+    assert [s for s, e in stages if e == "stage.completed"] == [
+        "load",
+        "split",
+        "fit",
+        "evaluate",
+        "register",
+    ]
     registered = [r for r in events if r["event"] == "model.registered"]
     assert [r["model_version"] for r in registered] == ["1", "2"]
     assert all(r["model"] == "churn" for r in registered)
@@ -89,20 +103,28 @@ def test_inference_scores_with_the_champion_and_tags_every_row(
 ) -> None:
     training_flow(str(train_file), settings=settings)
     result = inference_flow(str(batch_file), batch_id="b1", settings=settings)
-    assert result.model_version == "1" and result.rows_scored == 1_500
+    assert result.model_version == "1"
+    assert result.rows_scored == 1_500
     scored = pd.read_parquet(result.predictions_path)
     assert Path(result.predictions_path).parent == settings.predictions_dir
-    assert (scored["model_version"] == "1").all() and (scored["batch_id"] == "b1").all()
+    assert (scored["model_version"] == "1").all()
+    assert (scored["batch_id"] == "b1").all()
     assert scored["score"].between(0, 1).all()
     assert ((scored["score"] >= 0.5).astype(int) == scored["prediction"]).all()
     assert result.mean_score == pytest.approx(scored["score"].mean())
 
-    families = {f.name: f for f in text_string_to_metric_families(settings.metrics_textfile.read_text())}
+    families = {
+        f.name: f for f in text_string_to_metric_families(settings.metrics_textfile.read_text())
+    }
     predictions = families["mlops_guard_predictions"]
     (total,) = [s for s in predictions.samples if s.name.endswith("_total")]
-    assert total.labels == {"model": "churn", "model_version": "1"} and total.value == 1_500
-    scored_events = [r for r in read_runlog(settings.runlog_path) if r["event"] == "inference.scored"]
-    assert scored_events[-1]["model_version"] == "1" and scored_events[-1]["rows_scored"] == 1_500
+    assert total.labels == {"model": "churn", "model_version": "1"}
+    assert total.value == 1_500
+    scored_events = [
+        r for r in read_runlog(settings.runlog_path) if r["event"] == "inference.scored"
+    ]
+    assert scored_events[-1]["model_version"] == "1"
+    assert scored_events[-1]["rows_scored"] == 1_500
 
 
 def test_inference_without_a_champion_is_a_clear_error(

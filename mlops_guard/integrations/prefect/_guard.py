@@ -48,8 +48,10 @@ def emit_prefect_event(
         flow_run_id = payload.get("flow_run_id")
         if flow_run_id:
             related.append(
-                {"prefect.resource.id": f"prefect.flow-run.{flow_run_id}",
-                 "prefect.resource.role": "flow-run"}
+                {
+                    "prefect.resource.id": f"prefect.flow-run.{flow_run_id}",
+                    "prefect.resource.role": "flow-run",
+                }
             )
         sent = emit_event(
             event=event,

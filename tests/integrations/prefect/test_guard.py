@@ -49,8 +49,11 @@ def test_stage_is_recorded_in_runlog_metrics_events_and_prefect_logs(
     lines = [r for r in read_runlog(settings.runlog_path) if r["flow_run_id"] == flow_run_id]
     assert [r["event"] for r in lines] == ["stage.started", "stage.completed"]
     done = lines[1]
-    assert done["flow"] == "guard-test-ok" and done["stage"] == "double" and done["model"] == "churn"
-    assert done["task_run_id"] and done["task_run_id"] != flow_run_id
+    assert done["flow"] == "guard-test-ok"
+    assert done["stage"] == "double"
+    assert done["model"] == "churn"
+    assert done["task_run_id"]
+    assert done["task_run_id"] != flow_run_id
     assert done["trace_id"] == uuid.UUID(flow_run_id).hex
     assert done["duration_seconds"] >= 0
 
@@ -58,7 +61,8 @@ def test_stage_is_recorded_in_runlog_metrics_events_and_prefect_logs(
     assert metrics.sample("mlops_guard_stage_duration_seconds_count", labels) == 1.0
     assert metrics.sample("mlops_guard_stage_runs_total", {**labels, "status": "completed"}) == 1.0
     text = settings.metrics_textfile.read_text()
-    assert 'mlops_guard_stage_duration_seconds_count{flow="guard-test-ok",model="churn",stage="double"} 1.0' in text
+    sample = 'flow="guard-test-ok",model="churn",stage="double"} 1.0'
+    assert f"mlops_guard_stage_duration_seconds_count{{{sample}" in text
 
     events = wait_for(
         lambda: [
@@ -84,7 +88,8 @@ def test_failed_stage_is_recorded_and_the_error_propagates(
         failing_flow()
     failed = [r for r in read_runlog(settings.runlog_path) if r["event"] == "stage.failed"]
     assert len(failed) == 1
-    assert failed[0]["error_type"] == "ValueError" and failed[0]["level"] == "ERROR"
+    assert failed[0]["error_type"] == "ValueError"
+    assert failed[0]["level"] == "ERROR"
     labels = {"flow": "guard-test-fail", "stage": "explode", "model": "churn"}
     assert metrics.sample("mlops_guard_stage_failures_total", labels) == 1.0
     wait_for(

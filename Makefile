@@ -1,0 +1,48 @@
+# Two commands on a fresh machine: `make demo` and `make test`. Both create .venv on first use.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+export DO_NOT_TRACK = 1
+export EVIDENTLY_DISABLE_TELEMETRY = 1
+export GX_ANALYTICS_ENABLED = false
+export PREFECT_SERVER_ANALYTICS_ENABLED = false
+
+.PHONY: demo test lint pytest bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	# torch 2.13.0 (CPU) comes from the local wheel on these machines; it is only for the
+	# PyTorch example test of the checkpoint monitor.
+	$(BIN)/python -m pip install --quiet -e ".[test,torch]"
+	touch $(STAMP)
+
+## Run the whole guarded-pipeline story on embedded defaults (SQLite MLflow, local Prefect).
+demo: $(STAMP)
+	$(BIN)/mlops-guard demo
+
+## Lint, type-check and run the test suite (installs Debian's Prometheus stack when missing).
+test: lint pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check mlops_guard tests benchmarks flows examples
+	$(BIN)/ruff format --check mlops_guard tests benchmarks flows examples
+	$(BIN)/mypy --strict mlops_guard
+
+pytest: $(STAMP)
+	./scripts/ensure-servers.sh
+	$(BIN)/python -m pytest -q
+
+## Benchmarks (not part of the test suite): ratios against the tools users would otherwise run.
+bench: $(STAMP)
+	$(BIN)/python benchmarks/guard_overhead.py
+	$(BIN)/python benchmarks/validate_vs_gx.py
+	$(BIN)/python benchmarks/drift_vs_evidently.py
+	$(BIN)/python benchmarks/rollback_latency.py
+	$(BIN)/python benchmarks/receiver_latency.py
+	$(BIN)/python benchmarks/monitor_step_overhead.py
+
+clean:
+	rm -rf $(VENV) .mlops-guard .pytest_cache .mypy_cache .ruff_cache
