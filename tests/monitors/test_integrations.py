@@ -49,18 +49,19 @@ def test_summary_joins_the_mlflow_run_as_metrics_and_json_artifact(
     import mlflow
 
     mon = _short_run(settings, metrics)
-    mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
-    try:
-        with pytest.raises(MonitorError, match="no MLflow run"):
-            log_monitor_summary(mon)
-        experiment = mlflow.set_experiment("monitor-test")
-        with mlflow.start_run(experiment_id=experiment.experiment_id) as run:
-            logged = log_monitor_summary(mon)
-        client = mlflow.MlflowClient()
-        stored = client.get_run(run.info.run_id).data.metrics
-        local = client.download_artifacts(run.info.run_id, SUMMARY_ARTIFACT, str(tmp_path))
-    finally:
-        mlflow.set_tracking_uri(None)
+    with pytest.raises(MonitorError, match="no MLflow run"):
+        log_monitor_summary(mon)
+    # An explicit URI and run id: no global MLflow state leaks into other tests.
+    uri = settings.mlflow_tracking_uri
+    client = mlflow.MlflowClient(tracking_uri=uri)
+    experiment_id = client.create_experiment(
+        "monitor-test", artifact_location=(tmp_path / "artifacts").as_uri()
+    )
+    run = client.create_run(experiment_id)
+    logged = log_monitor_summary(mon, run_id=run.info.run_id, tracking_uri=uri)
+    client.set_terminated(run.info.run_id)
+    stored = client.get_run(run.info.run_id).data.metrics
+    local = client.download_artifacts(run.info.run_id, SUMMARY_ARTIFACT, str(tmp_path))
     assert stored["monitor_steps"] == 12.0
     assert stored["monitor_checkpoints"] == 3.0
     assert stored["monitor_save_bytes_total"] == 384.0

@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -57,9 +58,9 @@ class Alerts:
 
 
 def make_monitor(
-    settings: GuardSettings, metrics: GuardMetrics, alerts: Alerts, **thresholds: object
+    settings: GuardSettings, metrics: GuardMetrics, alerts: Alerts, **thresholds: Any
 ) -> CheckpointMonitor:
-    options: dict[str, object] = {
+    options: dict[str, Any] = {
         "watchdog_period_seconds": PERIOD,
         "stall_factor": FACTOR,
         "warmup_steps": 2,
@@ -111,6 +112,7 @@ def test_hung_step_is_detected_within_factor_times_median_plus_one_period_and_cl
     assert alert.reasons == ("heartbeat",)
     assert alert.limit_s == pytest.approx(FACTOR * median, rel=0.2)
     assert alert.detected_after_s is not None
+    assert alert.limit_s is not None
     assert alert.limit_s <= alert.detected_after_s <= alert.limit_s + PERIOD + MARGIN
     assert time_to_detect <= FACTOR * median + PERIOD + MARGIN, time_to_detect
     assert stalled_gauge == 1.0
@@ -321,7 +323,9 @@ def test_a_failing_callback_is_counted_not_raised(
     with mon:
         assert called.wait(DEADLINE)
         run_steps(mon, 3)
-    assert metrics.sample("mlops_guard_sink_failures_total", {"sink": "monitor_callback"}) >= 1
+    failures = metrics.sample("mlops_guard_sink_failures_total", {"sink": "monitor_callback"})
+    assert failures is not None
+    assert failures >= 1
 
 
 def test_an_unwritable_runlog_never_reaches_the_training_loop(
@@ -336,7 +340,9 @@ def test_an_unwritable_runlog_never_reaches_the_training_loop(
     with mon:
         assert alerts.event("stalled").wait(DEADLINE)
         run_steps(mon, 2)
-    assert metrics.sample("mlops_guard_sink_failures_total", {"sink": "runlog"}) >= 1
+    failures = metrics.sample("mlops_guard_sink_failures_total", {"sink": "runlog"})
+    assert failures is not None
+    assert failures >= 1
 
 
 # -- misuse ---------------------------------------------------------------------------------
@@ -396,8 +402,9 @@ def test_step_from_a_thread_after_stop_is_a_clear_error(
 def test_zero_or_negative_thresholds_are_rejected(
     settings: GuardSettings, metrics: GuardMetrics, name: str, value: float
 ) -> None:
+    options: dict[str, Any] = {name: value}
     with pytest.raises(MonitorError, match=name) as info:
-        CheckpointMonitor(job="train", guard_settings=settings, metrics=metrics, **{name: value})
+        CheckpointMonitor(job="train", guard_settings=settings, metrics=metrics, **options)
     assert isinstance(info.value, GuardError)
     assert info.value.exit_code == 2
     assert info.value.hint
