@@ -42,7 +42,7 @@ def log_monitor_summary(
         run_id = active.info.run_id
     figures = monitor.summary()
     client = mlflow.MlflowClient(tracking_uri=tracking_uri)
-    timestamp = int(time_ms())
+    timestamp = int(_time_ms())
     try:
         client.log_batch(
             run_id,
@@ -57,7 +57,7 @@ def log_monitor_summary(
     return figures
 
 
-def time_ms() -> float:
+def _time_ms() -> float:
     import time
 
     return time.time() * 1000
