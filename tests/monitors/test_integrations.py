@@ -122,3 +122,51 @@ def test_stall_and_recovery_reach_prefect_as_events(
     assert set(found) == wanted
     assert found["mlops_guard.training.stalled"]["reasons"] == ["heartbeat"]
     assert metrics.sample("mlops_guard_sink_failures_total", {"sink": "prefect_events"}) is None
+
+
+@pytest.mark.slow
+def test_watchdog_events_carry_the_flow_run_context(
+    prefect_server: str, settings: GuardSettings, metrics: GuardMetrics
+) -> None:
+    from prefect import flow
+    from prefect.context import FlowRunContext
+
+    from mlops_guard.runlog import bind, read_runlog
+
+    stalled = threading.Event()
+
+    def on_alert(alert: MonitorAlert) -> None:
+        if alert.kind == "stalled":
+            stalled.set()
+
+    @flow(name="monitor-context-test")
+    def training() -> str:
+        run_context = FlowRunContext.get()
+        assert run_context is not None
+        assert run_context.flow_run is not None
+        mon = CheckpointMonitor(
+            job="train",
+            model="churn",
+            guard_settings=settings,
+            metrics=metrics,
+            on_alert=on_alert,
+            watchdog_period_seconds=0.02,
+            warmup_steps=1,
+            min_limit_seconds=0.0,
+            prefect_events=False,
+        )
+        with bind(stage="fit"), mon:
+            for _ in range(8):
+                time.sleep(0.01)  # the training step
+                mon.step()
+            assert stalled.wait(DEADLINE)  # a hung step, until noticed
+            mon.step()
+        return str(run_context.flow_run.id)
+
+    flow_run_id = training()
+    stalls = [e for e in read_runlog(settings.runlog_path) if e["event"] == "training.stalled"]
+    assert len(stalls) == 1
+    # Logged from the watchdog thread, yet joined to the flow run and the bound stage.
+    assert stalls[0]["flow_run_id"] == flow_run_id
+    assert stalls[0]["stage"] == "fit"
+    assert stalls[0]["flow"] == "monitor-context-test"
