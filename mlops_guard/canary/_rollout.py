@@ -173,9 +173,10 @@ def _measure(
 ) -> dict[str, NDArray[np.float64]]:
     """Score each version's rows in timed calls; append samples; return scores (NaN = error).
 
-    Calls of the versions are interleaved in proportion to their row counts, so load on a
-    shared host (other jobs, a garbage collection) falls on both sides alike instead of
-    biasing latency toward whichever version was scored second.
+    Up to ``latency_calls`` calls of ``latency_batch_rows`` rows per version are timed, the
+    versions' calls interleaved in proportion to their counts, so load on a shared host (other
+    jobs, a garbage collection) falls on both sides alike instead of biasing latency toward
+    whichever version was scored second. The remaining rows are scored in one untimed call.
     """
     import numpy as np
 
@@ -183,21 +184,26 @@ def _measure(
 
     size = config.latency_batch_rows
     scores = {version: np.full(len(frame), np.nan) for version, (_m, frame, _s) in parts.items()}
-    schedule: list[tuple[float, str, int]] = []
+    schedule: list[tuple[float, str, int, int]] = []
     for version, (_model, frame, _samples) in parts.items():
-        starts = range(0, len(frame), size)
-        schedule.extend((i / len(starts), version, start) for i, start in enumerate(starts))
+        timed = min(len(frame), size * config.latency_calls)
+        starts = range(0, timed, size)
+        schedule.extend((i / len(starts), version, start, size) for i, start in enumerate(starts))
+        if timed < len(frame):
+            # The rest in one untimed call (position 2: after every timed call).
+            schedule.append((2.0, version, timed, len(frame) - timed))
     schedule.sort()
-    for _position, version, start in schedule:
+    for position, version, start, rows in schedule:
         model, frame, samples = parts[version]
-        chunk = frame[list(FEATURES)].iloc[start : start + size]
+        chunk = frame[list(FEATURES)].iloc[start : start + rows]
         began = time.perf_counter()
         try:
             out = np.asarray(model.predict_proba(chunk)[:, 1], dtype=float)
         except Exception as exc:  # noqa: BLE001 - a model error is a measurement, not a crash
             _log.debug("scoring failed: %s", exc)
             out = np.full(len(chunk), np.nan)
-        samples.latency_seconds.append((time.perf_counter() - began) / len(chunk))
+        if position <= 1:
+            samples.latency_seconds.append((time.perf_counter() - began) / len(chunk))
         scores[version][start : start + len(chunk)] = out
     for version, (_model, frame, samples) in parts.items():
         got = scores[version]

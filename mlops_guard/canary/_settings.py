@@ -108,9 +108,15 @@ class CanarySettings(BaseSettings):
     latency_batch_rows: int = Field(
         default=4,
         ge=1,
-        description="Rows scored per timed call during a canary; each call gives one latency "
-        "sample (seconds per row). Small, like online requests, yet cheap enough that a "
-        "10% step of 2,000 rows still yields the 50 samples the judge needs.",
+        description="Rows per timed scoring call during a canary; each call gives one latency "
+        "sample (seconds per row). Small, like online requests.",
+    )
+    latency_calls: int = Field(
+        default=100,
+        ge=1,
+        description="Timed calls per version and step attempt (twice the judge's 50-sample "
+        "minimum); the remaining rows are scored in one untimed call, so a step's cost does "
+        "not grow with per-call overhead (tens of ms for a ColumnTransformer on a busy host).",
     )
     decision_threshold: float = Field(
         default=0.5,

@@ -1,5 +1,6 @@
 """The statistics behind the judge: Tukey trimming, Mann-Whitney U with the Hodges-Lehmann
-shift and its interval, the two-proportion z-test (with continuity correction), and a normed Wasserstein distance.
+shift and its interval, the two-proportion z-test (with continuity correction), the two-sample
+K-S test and a normed Wasserstein distance.
 
 Pure numpy/scipy, imported lazily by the judge.
 """

@@ -27,10 +27,15 @@ def artifact_key(prefix: str, model: str) -> str:
 
 
 def publish_table(key: str, rows: list[dict[str, Any]], description: str) -> None:
-    """A Prefect table artifact, best-effort: observability never fails the flow."""
+    """A Prefect table artifact inside a flow or task run (a no-op elsewhere), best-effort:
+    observability never fails the flow."""
     try:
         from prefect.artifacts import create_table_artifact
+        from prefect.context import FlowRunContext, TaskRunContext
 
+        if FlowRunContext.get() is None and TaskRunContext.get() is None:
+            # Outside a run, Prefect would start an ephemeral server just for this artifact.
+            return
         create_table_artifact(rows, key=key, description=description)
     except Exception as exc:  # noqa: BLE001 - an artifact is a report, not the decision
         from mlops_guard.metrics import get_metrics
