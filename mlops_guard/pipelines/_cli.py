@@ -90,10 +90,11 @@ def _positive_int(text: str) -> int:
 
 
 def _quiet_prefect(verbose: bool) -> None:
-    """Prefect's console handler prints every run-log line; the CLI prints its own summary.
+    """Keep Prefect's console output out of the CLI's: one summary, or one error line.
 
-    Logs still reach the Prefect API and the run log file; only the console copy is raised to
-    WARNING. Prefect attaches its handlers when its logging is set up, so this runs after that.
+    Prefect's console handler prints every run log line and, when a task raises (bad input
+    included), the traceback; the CLI reports the error itself in one line. Logs still reach
+    the Prefect API and the run log file. ``--verbose`` restores Prefect's console.
     """
     if verbose:
         return
@@ -103,9 +104,9 @@ def _quiet_prefect(verbose: bool) -> None:
     for name in ("", "prefect", "prefect.flow_runs", "prefect.task_runs"):
         for handler in logging.getLogger(name).handlers:
             if type(handler).__name__ == "PrefectConsoleHandler":
-                handler.setLevel(logging.WARNING)
+                handler.setLevel(logging.CRITICAL + 1)
     for name in ("mlflow", "alembic", "httpx"):
-        logging.getLogger(name).setLevel(logging.WARNING)
+        logging.getLogger(name).setLevel(logging.ERROR)
 
 
 def _settings(args: argparse.Namespace) -> Any:
