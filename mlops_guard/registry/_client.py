@@ -3,14 +3,17 @@
 MLflow's HTTP client retries for minutes by default (7 retries, backoff factor 2, 120 s
 timeout per request). An alert receiver waiting that long is worse than a clear error, so the
 client here sets ``MLFLOW_HTTP_REQUEST_MAX_RETRIES`` and ``MLFLOW_HTTP_REQUEST_TIMEOUT`` (unless
-the user set them) and retries on its own, a bounded number of times.
+the user set them) for the duration of its own calls, and retries on its own, a bounded number
+of times.
 """
 
 from __future__ import annotations
 
 import os
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from mlops_guard.errors import (
@@ -56,6 +59,43 @@ def _redact(uri: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
+_http_lock = threading.Lock()
+_http_users = 0
+_http_saved: dict[str, str | None] = {}
+
+
+@contextmanager
+def _bounded_http(config: RegistrySettings) -> Iterator[None]:
+    """MLflow's HTTP retry budget bounded for the duration of our calls only.
+
+    MLflow reads these variables at request time. They are set only while a registry call of
+    ours runs (reference-counted across threads) and restored afterwards, so a long artifact
+    upload elsewhere in the process keeps MLflow's defaults; values the user set are kept.
+    """
+    global _http_users
+    wanted = {
+        "MLFLOW_HTTP_REQUEST_MAX_RETRIES": str(config.http_max_retries),
+        "MLFLOW_HTTP_REQUEST_TIMEOUT": str(config.http_timeout_seconds),
+    }
+    with _http_lock:
+        if _http_users == 0:
+            _http_saved.clear()
+            for name, value in wanted.items():
+                _http_saved[name] = os.environ.get(name)
+                if _http_saved[name] is None:
+                    os.environ[name] = value
+        _http_users += 1
+    try:
+        yield
+    finally:
+        with _http_lock:
+            _http_users -= 1
+            if _http_users == 0:
+                for name, previous in _http_saved.items():
+                    if previous is None:
+                        os.environ.pop(name, None)
+
+
 class RegistryClient:
     """The registry calls mlops-guard needs, each retried and with errors mapped to ours."""
 
@@ -66,15 +106,7 @@ class RegistryClient:
         self.config = registry_settings or RegistrySettings()
         self.uri = settings.mlflow_tracking_uri
         self._client: MlflowClient | None = None
-        if self.uri.startswith(("http://", "https://")):
-            # Read by MLflow at request time; the user's own values win.
-            os.environ.setdefault(
-                "MLFLOW_HTTP_REQUEST_MAX_RETRIES", str(self.config.http_max_retries)
-            )
-            os.environ.setdefault(
-                "MLFLOW_HTTP_REQUEST_TIMEOUT", str(self.config.http_timeout_seconds)
-            )
-        elif self.uri.startswith("sqlite:///"):
+        if self.uri.startswith("sqlite:///"):
             # A fresh workdir: SQLite creates the file, but not its directory.
             settings.workdir.mkdir(parents=True, exist_ok=True)
 
@@ -98,7 +130,8 @@ class RegistryClient:
         last: BaseException | None = None
         for attempt in range(1, self.config.attempts + 1):
             try:
-                return fn(*args, **kwargs)
+                with _bounded_http(self.config):
+                    return fn(*args, **kwargs)
             except MlflowException as exc:
                 if exc.error_code in _REFUSALS:
                     raise

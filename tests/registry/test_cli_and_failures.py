@@ -213,3 +213,29 @@ def test_two_rollbacks_started_together_move_once(
     assert (winner["from_version"], winner["to_version"]) == ("3", "2")
     assert get_champion("churn", settings) == "2"
     assert [e.action for e in history("churn", settings=settings)].count("rollback") == 1
+
+
+def test_mlflow_http_budget_is_bounded_only_during_registry_calls(
+    settings: GuardSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", raising=False)
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "42")
+    uri = f"http://127.0.0.1:{_closed_port()}"
+    down = GuardSettings(workdir=settings.workdir, tracking_uri=uri)
+    seen: list[tuple[str | None, str | None]] = []
+
+    from mlops_guard.registry._client import RegistryClient
+
+    client = RegistryClient(down)
+    client.call(
+        "look",
+        lambda: seen.append(
+            (
+                os.environ.get("MLFLOW_HTTP_REQUEST_MAX_RETRIES"),
+                os.environ.get("MLFLOW_HTTP_REQUEST_TIMEOUT"),
+            )
+        ),
+    )
+    assert seen == [("0", "42")]  # bounded retries; the user's timeout kept
+    assert "MLFLOW_HTTP_REQUEST_MAX_RETRIES" not in os.environ
+    assert os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] == "42"
