@@ -137,19 +137,75 @@ def test_deploy_all_then_alert_event_runs_the_rollback(
         **env,
         "MLOPS_GUARD_WORKDIR": str(registered.workdir),
         "MLOPS_GUARD_WEBHOOK_TOKEN": TOKEN,
-        "MLOPS_GUARD_ALERTS_ROLLBACK_MODE": "event",
+        # The worker polls every 10 s by default; 1 s keeps the test short.
+        "PREFECT_WORKER_QUERY_SECONDS": "1",
     }
     worker = _spawn(
         [str(BIN / "prefect"), "worker", "start", "--pool", "mlops-guard", "--type", "process"],
         guard_env,
         tmp_path / "worker.log",
     )
-    port = free_port()
-    receiver = _spawn(
-        [str(BIN / "mlops-guard"), "alerts", "serve", "--port", str(port)],
-        guard_env,
-        tmp_path / "receiver.log",
+    rollback_id = deployments["rollback"]["id"]
+    try:
+        # 1. Event mode: the receiver emits mlops_guard.alert.rollback; the trigger runs it.
+        elapsed = _alert_until_rolled_back(
+            {**guard_env, "MLOPS_GUARD_ALERTS_ROLLBACK_MODE": "event"},
+            "5eed5eed5eed5eed",
+            registered,
+            tmp_path / "receiver-event.log",
+        )
+        runs = wait_for(
+            lambda: [r for r in _runs(api, rollback_id) if r["state_type"] == "COMPLETED"],
+            60,
+            "the triggered flow run to be marked completed",
+        )
+        assert len(runs) == 1, runs
+        assert runs[0]["parameters"]["model"] == MODEL
+        assert runs[0]["parameters"]["alert_fingerprint"].startswith("5eed5eed5eed5eed@")
+        print(f"\nevent mode: alert -> event -> trigger -> worker -> alias moved: {elapsed:.1f} s")
+
+        # 2. Deployment mode: the receiver runs the deployment itself and waits for the run.
+        registry.promote(MODEL, "2", reason="fixed", actor="tests", settings=registered)
+        elapsed = _alert_until_rolled_back(
+            {**guard_env, "MLOPS_GUARD_ALERTS_ROLLBACK_MODE": "deployment"},
+            "d3d3d3d3d3d3d3d3",
+            registered,
+            tmp_path / "receiver-deployment.log",
+            wait_done=True,
+        )
+        print(f"deployment mode: alert -> run_deployment -> alias moved: {elapsed:.1f} s")
+        assert len(_runs(api, rollback_id)) == 2
+    finally:
+        _stop(worker)
+    rollbacks = [e for e in registry.history(MODEL, settings=registered) if e.action == "rollback"]
+    assert [(e.from_version, e.to_version) for e in rollbacks] == [("2", "1"), ("2", "1")]
+    assert [e.alert_fingerprint.split("@")[0] for e in rollbacks if e.alert_fingerprint] == [
+        "5eed5eed5eed5eed",
+        "d3d3d3d3d3d3d3d3",
+    ]
+    assert all(e.actor != "alertmanager" for e in rollbacks)  # moved by flow runs
+
+
+def _runs(api: str, deployment_id: str) -> list[dict[str, Any]]:
+    runs: list[dict[str, Any]] = _post(
+        api, "/flow_runs/filter", {"deployments": {"id": {"any_": [deployment_id]}}}
     )
+    return runs
+
+
+def _alert_until_rolled_back(
+    env: dict[str, str],
+    fingerprint: str,
+    registered: GuardSettings,
+    log: Path,
+    *,
+    wait_done: bool = False,
+) -> float:
+    """Start a receiver, POST one alert, wait for the champion to move 2 -> 1; returns seconds."""
+    from mlops_guard.alerts import AlertStore
+
+    port = free_port()
+    receiver = _spawn([str(BIN / "mlops-guard"), "alerts", "serve", "--port", str(port)], env, log)
     url = f"http://127.0.0.1:{port}"
     try:
         wait_for(lambda: _healthy(f"{url}/healthz"), 60, "the receiver")
@@ -157,41 +213,26 @@ def test_deploy_all_then_alert_event_runs_the_rollback(
         started = time.monotonic()
         response = httpx.post(
             f"{url}/alertmanager",
-            json=payload(alert("5eed5eed5eed5eed", model_version="2")),
+            json=payload(alert(fingerprint, model_version="2")),
             headers={"Authorization": f"Bearer {TOKEN}"},
         )
         assert response.status_code == 202
         wait_for(
             lambda: registry.get_champion(MODEL, settings=registered) == "1",
-            150,
-            "the triggered rollback flow run",
+            90,
+            "the rollback flow run",
         )
         elapsed = time.monotonic() - started
-        runs = _post(
-            api,
-            "/flow_runs/filter",
-            {"deployments": {"id": {"any_": [deployments["rollback"]["id"]]}}},
-        )
-        wait_for(
-            lambda: any(
-                run["state_type"] == "COMPLETED"
-                for run in _post(
-                    api,
-                    "/flow_runs/filter",
-                    {"deployments": {"id": {"any_": [deployments["rollback"]["id"]]}}},
+        if wait_done:  # the receiver saw the flow run complete
+            with AlertStore(registered.workdir / "alerts" / "inbox.sqlite") as inbox:
+                wait_for(
+                    lambda: [r.state for r in inbox.list(fingerprint=fingerprint)] == ["done"],
+                    30,
+                    "the receiver to record the completed run",
                 )
-            ),
-            60,
-            "the flow run to be marked completed",
-        )
+                (row,) = inbox.list(fingerprint=fingerprint)
+                assert row.result is not None
+                assert row.result["state"] == "COMPLETED"
     finally:
         _stop(receiver)
-        _stop(worker)
-    assert len(runs) == 1, runs
-    assert runs[0]["parameters"]["model"] == MODEL
-    (event,) = [e for e in registry.history(MODEL, settings=registered) if e.action == "rollback"]
-    assert (event.from_version, event.to_version) == ("2", "1")
-    assert event.alert_fingerprint is not None
-    assert event.alert_fingerprint.startswith("5eed5eed5eed5eed@")
-    assert event.actor != "alertmanager"  # moved by the flow run, not in the receiver
-    print(f"\nalert -> event -> trigger -> worker -> alias moved: {elapsed:.1f} s")
+    return elapsed
