@@ -245,3 +245,29 @@ def test_healthz_reports_the_inbox(
         health = httpx.get(f"{url}/healthz")
     assert health.status_code == 200
     assert health.json() == {"status": "ok", "alerts": {}}
+
+
+@pytest.mark.parametrize("mode", ["event", "deployment"])
+def test_prefect_modes_need_an_api_url(
+    settings: GuardSettings, monkeypatch: pytest.MonkeyPatch, mode: str
+) -> None:
+    from mlops_guard.alerts import default_handler
+    from mlops_guard.errors import ConfigError
+
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    with pytest.raises(ConfigError, match="PREFECT_API_URL"):
+        default_handler(settings, AlertsSettings(rollback_mode=mode))  # type: ignore[arg-type]
+
+
+def test_rollback_event_names_the_model_and_the_incident(tmp_path: Path) -> None:
+    from mlops_guard.alerts import ROLLBACK_EVENT, WebhookPayload, incident_key, rollback_event
+
+    with AlertStore(tmp_path / "inbox.sqlite") as store:
+        store.add(WebhookPayload.model_validate(payload()).alerts, receiver="r")
+        (row,) = store.list()
+    first, again = rollback_event(row), rollback_event(row)
+    assert first["event"] == ROLLBACK_EVENT
+    assert first["resource"]["prefect.resource.id"] == "mlops_guard.model.churn"
+    assert first["resource"]["mlops_guard.model"] == "churn"
+    assert first["payload"]["alert_fingerprint"] == incident_key(row)
+    assert first["id"] == again["id"]  # one incident, one event id
