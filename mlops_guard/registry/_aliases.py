@@ -400,7 +400,7 @@ def rollback(
         return earlier
     if to_version is not None:
         to_version = str(to_version)
-        client.model_version(model, to_version)
+        client.model_version(model, to_version, model_known=True)
     decided_on = expected_champion if expected_champion is not None else _alias(rm, CHAMPION)
     with alias_lock(model, settings):
         rm = client.registered_model(model)
@@ -413,7 +413,7 @@ def rollback(
         current = _alias(rm, CHAMPION)
         _check_unmoved(model, CHAMPION, decided_on, current)
         target = _rollback_target(model, events, current, to_version)
-        client.model_version(model, target)
+        client.model_version(model, target, model_known=True)
         event = _event(
             rm,
             model,

@@ -166,11 +166,15 @@ class RegistryClient:
                 ) from exc
             raise RegistryError(f"MLflow refused to read model {model!r}: {exc.message}") from exc
 
-    def model_version(self, model: str, version: str) -> ModelVersion:
-        """One version of a model, or :class:`VersionNotFound` / :class:`ModelNotFound`."""
+    def model_version(self, model: str, version: str, *, model_known: bool = False) -> ModelVersion:
+        """One version of a model, or :class:`VersionNotFound` / :class:`ModelNotFound`.
+
+        ``model_known`` skips the model lookup when the caller has just read the model.
+        """
         from mlflow.exceptions import MlflowException
 
-        self.registered_model(model)
+        if not model_known:
+            self.registered_model(model)
         if not str(version).isdigit():
             raise VersionNotFound(
                 f"model version {version!r} of {model!r} is not a version number",

@@ -15,6 +15,9 @@ from pathlib import Path
 import pytest
 
 from mlops_guard.settings import GuardSettings
+from tests.registry.conftest import _migrated_store
+
+__all__ = ["_migrated_store"]  # a fixture: imported so this directory can use it
 
 MODEL = "churn"
 
@@ -37,7 +40,7 @@ def _pipeline(seed: int) -> object:
 
 
 @pytest.fixture(scope="session")
-def _trained_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def _trained_store(tmp_path_factory: pytest.TempPathFactory, _migrated_store: Path) -> Path:
     import mlflow
     import mlflow.sklearn
     import numpy as np
@@ -46,6 +49,8 @@ def _trained_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from mlops_guard.data import FEATURES, LABEL, SyntheticSpec, make_dataset
 
     directory = tmp_path_factory.mktemp("canary-store")
+    # Start from the registry tests' migrated schema: the migration alone takes seconds.
+    shutil.copyfile(_migrated_store, directory / "mlflow.db")
     uri = f"sqlite:///{(directory / 'mlflow.db').as_posix()}"
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
