@@ -30,7 +30,7 @@ from mlops_guard.runlog import read_runlog
 from mlops_guard.settings import GuardSettings
 from tests._prefect import read_events, wait_for
 
-_DRIFT = {name: 0.8 for name in NUMERICAL_FEATURES[:8]}
+_DRIFT = dict.fromkeys(NUMERICAL_FEATURES[:8], 0.8)
 
 
 @pytest.fixture(scope="module")
@@ -81,12 +81,16 @@ def register_champion(
             path = build_profile(reference).save(settings.workdir / "tmp" / "profile.json")
             mlflow.log_artifact(str(path), artifact_path=str(Path(PROFILE_ARTIFACT_PATH).parent))
     client.create_registered_model(name)
-    version = client.create_model_version(name, source=f"runs:/{run.info.run_id}/model", run_id=run.info.run_id)
+    version = client.create_model_version(
+        name, source=f"runs:/{run.info.run_id}/model", run_id=run.info.run_id
+    )
     client.set_registered_model_alias(name, "champion", version.version)
     return str(version.version), run.info.run_id
 
 
-def write_batches(settings: GuardSettings, name: str, model: Any, specs: list[dict[str, Any]]) -> list[Path]:
+def write_batches(
+    settings: GuardSettings, name: str, model: Any, specs: list[dict[str, Any]]
+) -> list[Path]:
     paths = []
     for i, spec in enumerate(specs):
         batch = f"b{i}"
@@ -103,6 +107,7 @@ def check_settings(workdir: Path, tracking_uri: str) -> GuardSettings:
     return GuardSettings(workdir=workdir, tracking_uri=tracking_uri)
 
 
+@pytest.mark.slow
 def test_drifted_batches_are_detected_logged_counted_and_announced(
     prefect_server: str, check_settings: GuardSettings, metrics: GuardMetrics, model: Any
 ) -> None:
@@ -114,7 +119,10 @@ def test_drifted_batches_are_detected_logged_counted_and_announced(
 
     assert result.dataset_drift
     assert result.model_version == version
-    assert [Path(p).name for p in result.batches] == [f"{name}-v1-b2.parquet", f"{name}-v1-b3.parquet"]
+    assert [Path(p).name for p in result.batches] == [
+        f"{name}-v1-b2.parquet",
+        f"{name}-v1-b3.parquet",
+    ]
     assert result.rows == 3000
     assert {"age", "score", "prediction"} <= set(result.report.columns)
     assert result.report.columns["age"].drifted
@@ -128,15 +136,22 @@ def test_drifted_batches_are_detected_logged_counted_and_announced(
     assert "age" in events[0]["drifted_columns"]
 
     assert metrics.sample("mlops_guard_dataset_drift", {"model": name}) == 1.0
-    assert metrics.sample("mlops_guard_drift_share", {"model": name}) == pytest.approx(result.report.drift_share)
+    assert metrics.sample("mlops_guard_drift_share", {"model": name}) == pytest.approx(
+        result.report.drift_share
+    )
     age = result.report.columns["age"]
     assert metrics.sample(
         "mlops_guard_drift_column_statistic", {"model": name, "column": "age", "test": age.test}
     ) == pytest.approx(age.statistic)
-    assert f'mlops_guard_dataset_drift{{model="{name}"}} 1.0' in check_settings.metrics_textfile.read_text()
+    assert (
+        f'mlops_guard_dataset_drift{{model="{name}"}} 1.0'
+        in check_settings.metrics_textfile.read_text()
+    )
 
     sent = wait_for(
-        lambda: [e for e in read_events(DRIFT_EVENT) if e.resource.id == f"mlops_guard.model.{name}"]
+        lambda: [
+            e for e in read_events(DRIFT_EVENT) if e.resource.id == f"mlops_guard.model.{name}"
+        ]
     )
     assert sent[0].payload["model_version"] == version
     assert "age" in sent[0].payload["drifted_columns"]
@@ -164,7 +179,10 @@ def test_clean_batches_pass_and_labels_give_a_concept_check(
 
 
 def test_a_failing_event_sink_is_counted_not_raised(
-    check_settings: GuardSettings, metrics: GuardMetrics, model: Any, monkeypatch: pytest.MonkeyPatch
+    check_settings: GuardSettings,
+    metrics: GuardMetrics,
+    model: Any,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     import prefect.events
 
@@ -195,6 +213,7 @@ def test_missing_champion_batches_or_profile_are_clear_errors(
         run_drift_check(settings=check_settings, model=name)
 
 
+@pytest.mark.slow
 def test_drift_check_flow_writes_and_attaches_the_html_report(
     prefect_server: str, check_settings: GuardSettings, metrics: GuardMetrics, model: Any
 ) -> None:

@@ -17,8 +17,14 @@ from mlops_guard.drift import load_profile
 from tests.drift._helpers import features
 
 _DRIFT = {
-    "age": 1.0, "tenure_months": 1.0, "monthly_charges": 1.0, "support_calls": 1.0,
-    "logins_30d": 1.0, "data_usage_gb": 1.0, "total_charges": 1.0, "late_payments": 1.0,
+    "age": 1.0,
+    "tenure_months": 1.0,
+    "monthly_charges": 1.0,
+    "support_calls": 1.0,
+    "logins_30d": 1.0,
+    "data_usage_gb": 1.0,
+    "total_charges": 1.0,
+    "late_payments": 1.0,
 }
 
 
@@ -40,7 +46,20 @@ def _json(capsys: pytest.CaptureFixture[str]) -> dict:
 
 def test_profile_then_drift_json(files: dict[str, Path], tmp_path: Path, capsys) -> None:
     profile = tmp_path / "profile.json"
-    assert main(["profile", str(files["reference_csv"]), "--out", str(profile), "--chunk-rows", "700", "--json"]) == 0
+    assert (
+        main(
+            [
+                "profile",
+                str(files["reference_csv"]),
+                "--out",
+                str(profile),
+                "--chunk-rows",
+                "700",
+                "--json",
+            ]
+        )
+        == 0
+    )
     summary = _json(capsys)
     assert summary["rows"] == 3000
     assert summary["exact"] is True
@@ -49,7 +68,13 @@ def test_profile_then_drift_json(files: dict[str, Path], tmp_path: Path, capsys)
     assert main(["drift", str(profile), str(files["drifted"]), "--json"]) == 0
     from_profile = _json(capsys)
     assert from_profile["dataset_drift"] is True
-    assert set(from_profile) == {"dataset_drift", "drift_share", "share_threshold", "rows", "columns"}
+    assert set(from_profile) == {
+        "dataset_drift",
+        "drift_share",
+        "share_threshold",
+        "rows",
+        "columns",
+    }
 
     assert main(["drift", str(files["reference"]), str(files["drifted"]), "--json"]) == 0
     from_data = _json(capsys)
@@ -77,7 +102,10 @@ def test_fail_on_drift_exits_1(files: dict[str, Path], capsys) -> None:
 
 def test_overrides_from_the_command_line(files: dict[str, Path], capsys) -> None:
     args = ["drift", str(files["reference"]), str(files["clean"]), "--json"]
-    assert main([*args, "--test", "age=psi", "--threshold", "age=0.3", "--correction", "bonferroni"]) == 0
+    assert (
+        main([*args, "--test", "age=psi", "--threshold", "age=0.3", "--correction", "bonferroni"])
+        == 0
+    )
     age = _json(capsys)["columns"]["age"]
     assert age["test"] == "psi"
     assert age["threshold"] == 0.3

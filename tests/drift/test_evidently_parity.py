@@ -28,15 +28,31 @@ _CASES = {
     "small-reference-drift": (
         800,
         600,
-        {"age": 0.6, "tenure_months": 0.5, "contract": 0.4, "monthly_charges": 0.5,
-         "region": 0.4, "support_calls": 0.6, "logins_30d": 0.6, "late_payments": 0.8},
+        {
+            "age": 0.6,
+            "tenure_months": 0.5,
+            "contract": 0.4,
+            "monthly_charges": 0.5,
+            "region": 0.4,
+            "support_calls": 0.6,
+            "logins_30d": 0.6,
+            "late_payments": 0.8,
+        },
     ),
     "large-reference-no-drift": (6000, 3000, {}),
     "large-reference-drift": (
         6000,
         3000,
-        {"age": 0.5, "tenure_months": 0.4, "region": 0.3, "contract": 0.3,
-         "data_usage_gb": 0.5, "logins_30d": 0.5, "payment_method": 0.3, "discount_pct": 0.5},
+        {
+            "age": 0.5,
+            "tenure_months": 0.4,
+            "region": 0.3,
+            "contract": 0.3,
+            "data_usage_gb": 0.5,
+            "logins_30d": 0.5,
+            "payment_method": 0.3,
+            "discount_pct": 0.5,
+        },
     ),
 }
 
@@ -94,7 +110,9 @@ def test_per_column_overrides_match_evidently(test: str) -> None:
         reference[columns], current[columns], per_column_method=dict.fromkeys(columns, test)
     )
     report = detect_drift(
-        reference[columns], current[columns], config=DriftConfig(column_tests=dict.fromkeys(columns, test))
+        reference[columns],
+        current[columns],
+        config=DriftConfig(column_tests=dict.fromkeys(columns, test)),
     )
     for name in columns:
         method, score, _threshold = expected[name]

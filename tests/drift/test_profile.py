@@ -28,7 +28,9 @@ def _same_results(a, b) -> None:
     assert a.columns.keys() == b.columns.keys()
     for name in a.columns:
         assert a.columns[name].test == b.columns[name].test
-        assert a.columns[name].statistic == pytest.approx(b.columns[name].statistic, rel=1e-9, abs=1e-12)
+        assert a.columns[name].statistic == pytest.approx(
+            b.columns[name].statistic, rel=1e-9, abs=1e-12
+        )
 
 
 def test_chunked_build_equals_one_pass_and_a_parquet_file(tmp_path: Path) -> None:
@@ -76,7 +78,9 @@ def test_save_and_load_round_trip(tmp_path: Path) -> None:
 
 
 def test_rounding_keeps_small_integers_exact_and_bounds_the_relative_error() -> None:
-    values = np.concatenate([np.arange(0, 8192, dtype=np.float64), np.random.default_rng(0).normal(0, 1e3, 10_000)])
+    values = np.concatenate(
+        [np.arange(0, 8192, dtype=np.float64), np.random.default_rng(0).normal(0, 1e3, 10_000)]
+    )
     rounded = round_mantissa(values, 12)
     np.testing.assert_array_equal(rounded[:8192], values[:8192])
     relative = np.abs(rounded - values) / np.abs(values).clip(min=1e-300)
@@ -86,7 +90,9 @@ def test_rounding_keeps_small_integers_exact_and_bounds_the_relative_error() -> 
 @pytest.mark.parametrize("bits", [6, 12])
 def test_rounded_profile_stays_within_its_wasserstein_error_bound(bits: int) -> None:
     rng = np.random.default_rng(9)
-    reference = pd.DataFrame({"x": rng.lognormal(2.0, 1.0, 20_000), "y": rng.normal(50, 10, 20_000)})
+    reference = pd.DataFrame(
+        {"x": rng.lognormal(2.0, 1.0, 20_000), "y": rng.normal(50, 10, 20_000)}
+    )
     current = pd.DataFrame({"x": rng.lognormal(2.05, 1.0, 8_000), "y": rng.normal(51, 10, 8_000)})
     settings = DriftSettings(profile_exact_values=100, profile_mantissa_bits=bits)
     profile = build_profile(reference, chunk_rows=3000, settings=settings)

@@ -9,7 +9,6 @@ from mlops_guard.drift import build_profile, detect_drift, drift_check_segments,
 from mlops_guard.errors import SchemaError
 
 
-@pytest.mark.slow
 def test_segments_run_on_a_local_dask_cluster(prefect_server: str) -> None:
     from distributed import LocalCluster
     from prefect_dask.task_runners import DaskTaskRunner
@@ -18,8 +17,16 @@ def test_segments_run_on_a_local_dask_cluster(prefect_server: str) -> None:
     current = make_dataset(rows=3000, seed=2)
     # One region drifts: its customers got older and use far more data.
     south = current["region"] == "south"
-    for column in ("age", "data_usage_gb", "tenure_months", "monthly_charges", "logins_30d",
-                   "support_calls", "total_charges", "avg_session_minutes"):
+    for column in (
+        "age",
+        "data_usage_gb",
+        "tenure_months",
+        "monthly_charges",
+        "logins_30d",
+        "support_calls",
+        "total_charges",
+        "avg_session_minutes",
+    ):
         current.loc[south, column] = current.loc[south, column] * 1.8 + 5
     segments = split_segments(reference, current, "region")
     assert sorted(segments) == ["central", "east", "north", "south", "west"]
