@@ -218,6 +218,27 @@ def _measure(
     return scores
 
 
+def _observe_scores(model: str, scores: dict[str, NDArray[np.float64]]) -> None:
+    """Per-version prediction metrics of one batch; best-effort."""
+    import numpy as np
+
+    try:
+        from mlops_guard.metrics import get_metrics
+
+        metrics = get_metrics()
+        for version, got in scores.items():
+            if not got.size:
+                continue
+            labels = {"model": model, "model_version": version}
+            ok = np.isfinite(got)
+            metrics.predictions_total.labels(**labels).inc(int(ok.sum()))
+            metrics.model_error_rate.labels(**labels).set(float(1 - ok.mean()))
+            if ok.any():
+                metrics.prediction_mean_score.labels(**labels).set(float(got[ok].mean()))
+    except Exception as exc:  # noqa: BLE001 - observability never breaks the canary
+        _log.warning("canary prediction metrics not updated (%s)", exc)
+
+
 def _step_rows(step: StepResult) -> list[dict[str, Any]]:
     rows = []
     for m in step.verdict.metrics:
@@ -394,6 +415,7 @@ class _Run:
                 ),
             }
             scores = _measure(parts, self.config, label)
+            _observe_scores(self.model, scores)
             for version, (_model, part, _samples) in parts.items():
                 rows[version] += len(part)
                 if self.write_predictions and len(part):

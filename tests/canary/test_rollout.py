@@ -79,6 +79,10 @@ def test_a_worse_challenger_fails_and_the_champion_stays(
         metrics.sample("mlops_guard_canary_judgements_total", {"model": "churn", "verdict": "fail"})
         == 1
     )
+    for version in ("1", "3"):
+        labels = {"model": "churn", "model_version": version}
+        assert (metrics.sample("mlops_guard_predictions_total", labels) or 0) > 0
+        assert metrics.sample("mlops_guard_model_error_rate", labels) == 0.0
     # Scored rows of both versions were written where the inference pipeline writes them.
     assert {Path(p).name.split("-canary-")[0] for p in report.predictions} == {
         "churn-v1",
