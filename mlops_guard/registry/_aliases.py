@@ -218,12 +218,9 @@ def promote(
     settings = _settings(settings)
     version = str(version)
     client = RegistryClient(settings)
-    client.model_version(model, version)
-    decided_on = (
-        expected_champion
-        if expected_champion is not None
-        else _alias(client.registered_model(model), CHAMPION)
-    )
+    seen = client.registered_model(model)
+    client.model_version(model, version, model_known=True)
+    decided_on = expected_champion if expected_champion is not None else _alias(seen, CHAMPION)
     with alias_lock(model, settings):
         rm = client.registered_model(model)
         current = _alias(rm, CHAMPION)
@@ -279,8 +276,9 @@ def set_challenger(
     settings = _settings(settings)
     version = str(version)
     client = RegistryClient(settings)
-    client.model_version(model, version)
-    before = _alias(client.registered_model(model), CHALLENGER)
+    seen = client.registered_model(model)
+    client.model_version(model, version, model_known=True)
+    before = _alias(seen, CHALLENGER)
     with alias_lock(model, settings):
         rm = client.registered_model(model)
         current = _alias(rm, CHALLENGER)

@@ -239,3 +239,17 @@ def test_mlflow_http_budget_is_bounded_only_during_registry_calls(
     assert seen == [("0", "42")]  # bounded retries; the user's timeout kept
     assert "MLFLOW_HTTP_REQUEST_MAX_RETRIES" not in os.environ
     assert os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] == "42"
+
+
+def test_a_stuck_lock_holder_gives_registry_unavailable_and_moves_nothing(
+    settings: GuardSettings, make_model: MakeModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from filelock import FileLock
+
+    _ship_three(settings, make_model)
+    monkeypatch.setenv("MLOPS_GUARD_REGISTRY_LOCK_BACKEND", "file")
+    monkeypatch.setenv("MLOPS_GUARD_REGISTRY_LOCK_TIMEOUT_SECONDS", "0.3")
+    held = FileLock(str(settings.workdir / "locks" / f"{lock_name('churn')}.lock"))
+    with held, pytest.raises(RegistryUnavailable, match="still held"):
+        rollback("churn", reason="alert", actor="t", settings=settings)
+    assert get_champion("churn", settings) == "3"
