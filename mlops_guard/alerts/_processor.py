@@ -29,7 +29,7 @@ from mlops_guard.errors import AliasConflict, GuardError, RegistryUnavailable
 
 if TYPE_CHECKING:
     from mlops_guard.alerts._settings import AlertsSettings
-    from mlops_guard.alerts._store import AlertStore, StoredAlert
+    from mlops_guard.alerts._store import AlertStore, StoredAlert, StoreResult
     from mlops_guard.metrics import GuardMetrics
     from mlops_guard.settings import GuardSettings
 
@@ -143,8 +143,10 @@ class AlertProcessor:
                 if self.run_once() is not None:
                     continue
                 due = self.store.next_due()
-            except GuardError as exc:  # the store failed: keep the thread, try again later
-                _log.error("alert processor: %s", exc)
+            except Exception as exc:  # noqa: BLE001 - the worker must outlive any one failure
+                # The store failed (AlertError) or a bug: keep the thread, try again later;
+                # the row stays in the inbox and /healthz still reports the processor alive.
+                _log.error("alert processor: %s: %s", type(exc).__name__, exc)
                 due = None
             wait = _IDLE_POLL_SECONDS if due is None else max(0.0, due - time.time())
             self._wake.wait(min(wait, _IDLE_POLL_SECONDS))
@@ -198,6 +200,20 @@ class AlertProcessor:
         self._log("alert.action.failed", "ERROR", alert=alert, error=error, retryable=retryable)
 
     # Observability (best-effort: never breaks processing) -------------------------------------
+
+    def received(self, results: list[StoreResult]) -> None:
+        """Record newly stored alerts (run log, pending gauge); called by the receiver after
+        the commit. Re-deliveries are counted by the receiver only, not logged."""
+        for result in results:
+            if not result.duplicate:
+                self._log(
+                    "alert.received",
+                    alert_id=result.id,
+                    alert_fingerprint=result.fingerprint,
+                    state=result.state,
+                    note=result.note,
+                )
+        self.refresh_gauge()
 
     def refresh_gauge(self) -> None:
         try:

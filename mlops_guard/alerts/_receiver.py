@@ -213,6 +213,8 @@ class _Webhook:
         except AlertError as exc:
             # 503: Alertmanager retries, so the alert is not lost while the disk is unhappy.
             return JSONResponse({"error": str(exc)}, status_code=503)
+        self.processor.wake()  # act first; the bookkeeping below must not delay it
+        await run_in_threadpool(self.processor.received, results)
         for result in results:
             if result.duplicate:
                 status = "duplicate"
@@ -221,7 +223,6 @@ class _Webhook:
             else:
                 status = "recorded"
             self.metrics.alerts_received_total.labels(status=status).inc()
-        self.processor.wake()
         stored = [
             {
                 "id": r.id,

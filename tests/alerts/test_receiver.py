@@ -17,6 +17,7 @@ from pydantic import SecretStr
 from mlops_guard.alerts import AlertsSettings, AlertStore, create_app
 from mlops_guard.errors import NothingToRollBack, RegistryUnavailable
 from mlops_guard.metrics import GuardMetrics
+from mlops_guard.runlog import read_runlog
 from mlops_guard.settings import GuardSettings
 from tests.alerts._helpers import RecordingHandler, alert, live_server, payload, wait_for
 
@@ -175,6 +176,15 @@ def test_transient_failures_are_retried_then_done(
     assert len(handler.calls) == 3
     labels = {"action": "rollback", "outcome": "retried"}
     assert metrics.sample("mlops_guard_alert_actions_total", labels) == 2
+    events = [e for e in read_runlog(guard.runlog_path) if e["event"].startswith("alert.")]
+    assert [e["event"] for e in events] == [
+        "alert.received",
+        "alert.action.retry",
+        "alert.action.retry",
+        "alert.action.done",
+    ]
+    assert {e["alert_fingerprint"] for e in events} == {"0a1b2c3d4e5f6071"}
+    assert TOKEN not in guard.runlog_path.read_text()
 
 
 def test_unreachable_dependency_ends_failed_and_counted(
