@@ -565,7 +565,7 @@ def _write(
     return str(write_table(out, path))
 
 
-@flow(name="mlops-guard-canary", log_prints=False, validate_parameters=False)
+@flow(name="canary", log_prints=False, validate_parameters=False)
 def canary_flow(
     model: str | None = None,
     data: Any = None,

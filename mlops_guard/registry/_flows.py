@@ -44,7 +44,7 @@ def publish_table(key: str, rows: list[dict[str, Any]], description: str) -> Non
         _log.warning("Prefect artifact %s not created (%s)", key, exc)
 
 
-@flow(name="mlops-guard-rollback", log_prints=False, validate_parameters=True)
+@flow(name="rollback", log_prints=False, validate_parameters=True)
 def rollback_flow(
     model: str,
     reason: str,
