@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from mlops_guard.errors import (
     AlertError,
     AliasConflict,
+    BatchRejected,
     CanaryFailed,
     CheckFailed,
     ConfigError,
@@ -74,6 +75,7 @@ __all__ = [
     "MonitorError",
     "CheckFailed",
     "ValidationFailed",
+    "BatchRejected",
     "DriftDetected",
     "CanaryFailed",
     # observability

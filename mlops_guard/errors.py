@@ -23,9 +23,11 @@ where they are caught, with ``raise ... from exc`` so the cause stays inspectabl
     │   ├── NothingToRollBack       no promotion left to undo
     │   └── AliasConflict           the alias moved under us (compare-and-set lost)
     ├── AlertError                  an alert payload or the alert store is unusable
-    ├── MonitorError                a training monitor was misused or misconfigured
+    ├── MonitorError                a training monitor was misused or misconfigured, or its
+    │                               summary file is unreadable
     └── CheckFailed                 a check ran and found a problem (exit_code 1)
         ├── ValidationFailed        a batch failed its expectation suite
+        │   └── BatchRejected       the validation gate stopped a batch (kept in quarantine)
         ├── DriftDetected           data drift with ``fail_on_drift``
         └── CanaryFailed            the challenger lost to the champion
 
@@ -35,11 +37,13 @@ Exit codes follow the CLI contract: 0 healthy, 1 a check found a problem, 2 bad 
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, ClassVar
 
 __all__ = [
     "AlertError",
     "AliasConflict",
+    "BatchRejected",
     "CanaryFailed",
     "CheckFailed",
     "ConfigError",
@@ -166,6 +170,28 @@ class CheckFailed(GuardError):
 
 class ValidationFailed(CheckFailed):
     """A batch failed its expectation suite."""
+
+
+class BatchRejected(ValidationFailed):
+    """The validation gate stopped a batch (policy ``fail``); the batch is kept in quarantine.
+
+    ``result`` is the :class:`~mlops_guard.validation.ValidationResult`; ``quarantined`` the
+    quarantine entry holding the whole batch. Catch :class:`ValidationFailed` to handle any
+    failed validation.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        result: Any,
+        quarantined: Path | None,
+        hint: str | None = None,
+        **context: Any,
+    ) -> None:
+        super().__init__(message, hint=hint, **context)
+        self.result = result
+        self.quarantined = quarantined
 
 
 class DriftDetected(CheckFailed):

@@ -213,7 +213,8 @@ class GuardMetrics:
         )
 
         # Training monitors.
-        monitor = ("job", "model")
+        # Not "job": Prometheus owns that label (a push or scrape would overwrite or rename it).
+        monitor = ("training_job", "model")
         self.checkpoint_save_seconds = Histogram(
             "mlops_guard_checkpoint_save_seconds",
             "Wall time of checkpoint saves.",

@@ -63,6 +63,11 @@ class GuardSettings(BaseSettings):
     )
     model_name: str = Field(default="churn", min_length=1, description="Registered model name.")
     experiment_name: str = Field(default="mlops-guard", min_length=1)
+    validation_suite: str = Field(
+        default="churn",
+        min_length=1,
+        description="Expectation suite (name or path) the flows validate batches against.",
+    )
     metrics_job: str = Field(
         default="mlops_guard", min_length=1, description="Prometheus job label for pushes."
     )

@@ -98,6 +98,7 @@ def _quiet_prefect(verbose: bool) -> None:
     """
     if verbose:
         return
+    import mlflow  # noqa: F401 - its logging set-up runs on import; quiet it after that
     from prefect.logging.configuration import setup_logging
 
     setup_logging()
@@ -161,19 +162,39 @@ def _score(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
+    import os
+
     from mlops_guard.pipelines._demo import prepare_workdir
+
+    # The demo runs on embedded defaults with no network: telemetry off unless the user says.
+    for name, value in {
+        "DO_NOT_TRACK": "1",
+        "EVIDENTLY_DISABLE_TELEMETRY": "1",
+        "GX_ANALYTICS_ENABLED": "false",
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    }.items():
+        os.environ.setdefault(name, value)
 
     workdir = prepare_workdir(args.workdir)
     _quiet_prefect(args.verbose)
     from mlops_guard._console import print_json
     from mlops_guard.pipelines import demo_flow
 
-    summary = demo_flow(str(workdir))
+    summary = demo_flow(str(workdir), on_step=None if args.json else _print_step)
     if args.json:
         print_json(summary)
     else:
         _print_demo(summary)
     return 0
+
+
+def _print_step(step: Any) -> None:
+    from mlops_guard._console import console
+
+    mark = {"ok": "[green]ok[/]", "problem-found": "[yellow]caught[/]"}.get(
+        step.status, step.status
+    )
+    console().print(f"  {mark:>20}  {step.name} ({step.seconds:.1f} s)")
 
 
 def _print_demo(summary: Any) -> None:
@@ -189,7 +210,9 @@ def _print_demo(summary: Any) -> None:
     table.add_column("detail")
     colours = {"ok": "green", "problem-found": "yellow", "failed": "red"}
     for step in summary.stages:
-        detail = ", ".join(f"{k}={v}" for k, v in step.detail.items() if k != "predictions")
+        detail = ", ".join(
+            f"{k}={v}" for k, v in step.detail.items() if k not in {"predictions", "quarantine"}
+        )
         colour = colours.get(step.status, "white")
         table.add_row(step.name, f"[{colour}]{step.status}[/]", f"{step.seconds:.1f}", detail)
     out.print(table)

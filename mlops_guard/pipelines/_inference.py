@@ -15,7 +15,7 @@ from prefect import flow
 
 from mlops_guard.data import FEATURES
 from mlops_guard.errors import SchemaError
-from mlops_guard.integrations.prefect import guard, publish_table
+from mlops_guard.integrations.prefect import guard, publish_markdown, publish_table
 from mlops_guard.pipelines._mlflow import load_model_version, resolve_alias
 from mlops_guard.runlog import bind, log_event
 from mlops_guard.settings import GuardSettings, use_settings
@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = ["ScoringResult", "inference_flow", "score_frame"]
+
+_FLOW_NAME = "mlops-guard-inference"
 
 DECISION_THRESHOLD = 0.5  # the training default; both read TrainingConfig in a later change
 
@@ -39,9 +41,10 @@ class ScoringResult:
     rows_scored: int
     mean_score: float
     positive_share: float
-    predictions_path: str
-    quarantined_rows: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
+    predictions_path: str | None
+    rows_quarantined: int = 0
+    quarantine_path: str | None = None
+    validation: dict[str, Any] = field(default_factory=dict)
 
 
 @guard("load")
@@ -57,6 +60,40 @@ def load_batch(data: str) -> pd.DataFrame:
         )
     log_event("data.loaded", rows=len(df), columns=len(df.columns), source=str(data))
     return df
+
+
+@guard("validate")
+def validate_batch(df: pd.DataFrame, source: str, settings: GuardSettings) -> Any:
+    """The validation gate before scoring. By default (``quarantine_rows``) failing rows are
+    quarantined with their reasons and the rest are scored; under ``fail`` a failed batch is
+    quarantined whole and scoring stops. The label may be absent (it arrives later)."""
+    from mlops_guard.data import LABEL
+    from mlops_guard.errors import BatchRejected
+    from mlops_guard.validation import gate
+
+    try:
+        gated = gate(
+            df,
+            suite=settings.validation_suite,
+            policy=settings.inference_validation_policy,
+            flow=_FLOW_NAME,
+            source=source,
+            settings=settings,
+            optional_columns=[LABEL],
+        )
+    except BatchRejected as rejected:
+        _publish_validation(rejected.result, settings)
+        raise
+    _publish_validation(gated.result, settings)
+    return gated
+
+
+def _publish_validation(result: Any, settings: GuardSettings) -> None:
+    publish_markdown(
+        f"validation-{settings.model_name}-batch",
+        result.to_markdown(),
+        description=f"suite {result.suite}: {'passed' if result.success else 'failed'}",
+    )
 
 
 @guard("resolve_model")
@@ -95,7 +132,7 @@ def write_predictions(
     return str(path)
 
 
-@flow(name="mlops-guard-inference", log_prints=False, validate_parameters=False)
+@flow(name=_FLOW_NAME, log_prints=False, validate_parameters=False)
 def inference_flow(
     data: str,
     model: str | None = None,
@@ -108,25 +145,35 @@ def inference_flow(
         settings = settings.model_copy(update={"model_name": model})
     batch_id = batch_id or datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
     with use_settings(settings), bind(model=settings.model_name):
-        df = load_batch(str(data))
+        loaded = load_batch(str(data))
+        gated = validate_batch(loaded, str(data), settings)
         version = resolve_champion(settings)
         with bind(model_version=version):
-            scored = score(df, version, batch_id, settings)
-            path = write_predictions(scored, version, batch_id, settings)
+            passed = gated.passed
+            path: str | None = None
+            if len(passed):
+                scored = score(passed, version, batch_id, settings)
+                path = write_predictions(scored, version, batch_id, settings)
             result = ScoringResult(
                 model=settings.model_name,
                 model_version=version,
                 batch_id=batch_id,
-                rows_in=len(df),
-                rows_scored=len(scored),
-                mean_score=float(scored["score"].mean()),
-                positive_share=float(scored["prediction"].mean()),
+                rows_in=len(loaded),
+                rows_scored=len(passed),
+                mean_score=float(scored["score"].mean()) if path else float("nan"),
+                positive_share=float(scored["prediction"].mean()) if path else float("nan"),
                 predictions_path=path,
+                rows_quarantined=gated.rows_quarantined,
+                quarantine_path=str(gated.quarantined) if gated.quarantined else None,
+                validation={
+                    "success": gated.result.success,
+                    "failed": [f.label for f in gated.result.failed],
+                },
             )
             _record(result, settings)
     publish_table(
         f"predictions-{settings.model_name}",
-        [{"field": k, "value": v} for k, v in result.__dict__.items() if k != "extra"],
+        [{"field": k, "value": v} for k, v in result.__dict__.items() if not isinstance(v, dict)],
         description=f"batch {batch_id} scored by v{version}",
     )
     return result
@@ -138,18 +185,19 @@ def _record(result: ScoringResult, settings: GuardSettings) -> None:
     m = get_metrics()
     labels = {"model": result.model, "model_version": result.model_version}
     m.predictions_total.labels(**labels).inc(result.rows_scored)
-    m.prediction_mean_score.labels(**labels).set(result.mean_score)
-    m.prediction_positive_share.labels(**labels).set(result.positive_share)
-    m.model_error_rate.labels(**labels).set(
-        1.0 - result.rows_scored / result.rows_in if result.rows_in else 0.0
-    )
+    if result.rows_scored:
+        m.prediction_mean_score.labels(**labels).set(result.mean_score)
+        m.prediction_positive_share.labels(**labels).set(result.positive_share)
+    # Quarantined rows are the data's fault, not the model's: they do not count as errors.
+    m.model_error_rate.labels(**labels).set(0.0)
     log_event(
         "inference.scored",
         batch_id=result.batch_id,
         rows_in=result.rows_in,
         rows_scored=result.rows_scored,
-        mean_score=round(result.mean_score, 6),
-        positive_share=round(result.positive_share, 6),
+        rows_quarantined=result.rows_quarantined,
+        mean_score=round(result.mean_score, 6) if result.rows_scored else None,
+        positive_share=round(result.positive_share, 6) if result.rows_scored else None,
         predictions_path=result.predictions_path,
     )
-    MetricsSink(settings, m).flush(flow="mlops-guard-inference")
+    MetricsSink(settings, m).flush(flow=_FLOW_NAME)

@@ -16,7 +16,7 @@ from prefect import flow
 from mlops_guard._stage import flush_pending
 from mlops_guard.data import CATEGORICAL_FEATURES, FEATURES, LABEL, NUMERICAL_FEATURES
 from mlops_guard.errors import SchemaError
-from mlops_guard.integrations.prefect import guard, publish_table
+from mlops_guard.integrations.prefect import guard, publish_markdown, publish_table
 from mlops_guard.pipelines._mlflow import LINEAGE_PREFIX, code_version, ensure_experiment
 from mlops_guard.runlog import bind, current_context, log_event
 from mlops_guard.settings import GuardSettings, use_settings
@@ -25,7 +25,17 @@ if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
-__all__ = ["TrainingConfig", "TrainingResult", "build_model", "training_flow"]
+__all__ = [
+    "VALIDATION_ARTIFACT",
+    "TrainingConfig",
+    "TrainingResult",
+    "build_model",
+    "training_flow",
+]
+
+_FLOW_NAME = "mlops-guard-training"
+_ACTOR = "training"
+VALIDATION_ARTIFACT = "validation/result.json"
 
 
 @dataclass(frozen=True)
@@ -104,6 +114,62 @@ def load_training_data(data: str) -> pd.DataFrame:
     return df
 
 
+@guard("validate")
+def validate_training_data(df: pd.DataFrame, source: str, settings: GuardSettings) -> Any:
+    """The validation gate before training: a batch the contract rejects is quarantined whole
+    and training stops (policy ``fail``, the default), or training goes on with the passing
+    rows (``quarantine_rows``). The result is published as a Prefect artifact either way."""
+    from mlops_guard.errors import BatchRejected
+    from mlops_guard.validation import gate
+
+    try:
+        gated = gate(
+            df,
+            suite=settings.validation_suite,
+            policy=settings.training_validation_policy,
+            flow=_FLOW_NAME,
+            source=source,
+            settings=settings,
+        )
+    except BatchRejected as rejected:
+        _publish_validation(rejected.result, settings)
+        _record_rejected_run(rejected, source, settings)
+        raise
+    _publish_validation(gated.result, settings)
+    return gated
+
+
+def _publish_validation(result: Any, settings: GuardSettings) -> None:
+    publish_markdown(
+        f"validation-{settings.model_name}",
+        result.to_markdown(),
+        description=f"suite {result.suite}: {'passed' if result.success else 'failed'}",
+    )
+
+
+def _record_rejected_run(rejected: Any, source: str, settings: GuardSettings) -> None:
+    """A rejected training batch still leaves an MLflow run (status FAILED) with the
+    validation result, so the experiment shows why no version was registered. Best effort."""
+    import logging
+
+    try:
+        import mlflow
+
+        experiment = ensure_experiment(settings)
+        with mlflow.start_run(
+            experiment_id=experiment, run_name=f"train-{settings.model_name}-rejected"
+        ):
+            mlflow.set_tags(
+                {f"{LINEAGE_PREFIX}outcome": "rejected", f"{LINEAGE_PREFIX}source": source}
+            )
+            mlflow.log_dict(rejected.result.to_json(), "validation/result.json")
+            mlflow.end_run(status="FAILED")
+    except Exception as exc:  # noqa: BLE001 - the rejection is the error that matters
+        logging.getLogger("mlops_guard.training").warning(
+            "rejected batch not recorded in MLflow (%s)", exc
+        )
+
+
 @guard("split")
 def split(df: pd.DataFrame, config: TrainingConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
     from sklearn.model_selection import train_test_split
@@ -115,9 +181,10 @@ def split(df: pd.DataFrame, config: TrainingConfig) -> tuple[pd.DataFrame, pd.Da
 
 
 def _fit_incrementally(
-    model: Any, train: pd.DataFrame, config: TrainingConfig, checkpoint_dir: Path
+    model: Any, train: pd.DataFrame, config: TrainingConfig, checkpoint_dir: Path, monitor: Any
 ) -> dict[str, float]:
-    """Fit the preprocessing once, then the classifier by mini-batch SGD with checkpoints.
+    """Fit the preprocessing once, then the classifier by mini-batch SGD with checkpoints,
+    under the checkpoint monitor (stalls, slow saves, time spent saving).
 
     Checkpoints are the classifier's coefficients as ``.npz`` (no pickle), the format a resumed
     job would read back.
@@ -131,16 +198,25 @@ def _fit_incrementally(
     classes = np.array([0, 1])
     steps = 0
     checkpoint_dir.mkdir(parents=True, exist_ok=True)
-    for _epoch in range(config.epochs):
-        order = rng.permutation(len(y))
-        for start in range(0, len(order), config.batch_size):
-            rows = order[start : start + config.batch_size]
-            clf.partial_fit(x[rows], y[rows], classes=classes)
-            steps += 1
-            if steps % config.checkpoint_every == 0:
-                _save_checkpoint(clf, checkpoint_dir / f"step-{steps:06d}.npz")
-    _save_checkpoint(clf, checkpoint_dir / f"step-{steps:06d}.npz")
+    with monitor:
+        for _epoch in range(config.epochs):
+            order = rng.permutation(len(y))
+            for start in range(0, len(order), config.batch_size):
+                rows = order[start : start + config.batch_size]
+                clf.partial_fit(x[rows], y[rows], classes=classes)
+                monitor.step()
+                steps += 1
+                if steps % config.checkpoint_every == 0:
+                    _checkpoint(monitor, clf, checkpoint_dir, steps)
+        _checkpoint(monitor, clf, checkpoint_dir, steps)
     return {"steps": float(steps)}
+
+
+def _checkpoint(monitor: Any, clf: Any, checkpoint_dir: Path, steps: int) -> None:
+    path = checkpoint_dir / f"step-{steps:06d}.npz"
+    with monitor.checkpoint(steps) as save:
+        _save_checkpoint(clf, path)
+        save.nbytes = path.stat().st_size
 
 
 def _save_checkpoint(clf: Any, path: Path) -> None:
@@ -153,11 +229,14 @@ def _save_checkpoint(clf: Any, path: Path) -> None:
 
 @guard("fit")
 def fit(
-    train: pd.DataFrame, config: TrainingConfig, checkpoint_dir: str
-) -> tuple[Any, dict[str, float]]:
+    train: pd.DataFrame, config: TrainingConfig, checkpoint_dir: str, settings: GuardSettings
+) -> tuple[Any, Any]:
+    from mlops_guard.monitors import CheckpointMonitor
+
     model = build_model(config)
-    info = _fit_incrementally(model, train, config, Path(checkpoint_dir))
-    return model, info
+    monitor = CheckpointMonitor(job="train", model=settings.model_name, guard_settings=settings)
+    _fit_incrementally(model, train, config, Path(checkpoint_dir), monitor)
+    return model, monitor
 
 
 def quality(y_true: np.ndarray, scores: np.ndarray, threshold: float) -> dict[str, float]:
@@ -184,30 +263,39 @@ def evaluate(model: Any, test: pd.DataFrame, config: TrainingConfig) -> dict[str
     return measured
 
 
+@dataclass
+class _Trained:
+    """What the stages before registration produced (one argument for the register task)."""
+
+    model: Any
+    monitor: Any
+    gated: Any
+    data: pd.DataFrame
+    train: pd.DataFrame
+    measured: dict[str, float]
+    config: TrainingConfig
+    source: str
+
+
 @guard("register")
-def register(
-    model: Any,
-    train: pd.DataFrame,
-    df: pd.DataFrame,
-    measured: dict[str, float],
-    config: TrainingConfig,
-    source: str,
-    settings: GuardSettings,
-) -> TrainingResult:
+def register(trained: _Trained, settings: GuardSettings) -> TrainingResult:
     import mlflow
     import mlflow.sklearn
     import sklearn
     from mlflow.models import infer_signature
 
     from mlops_guard.data import fingerprint
+    from mlops_guard.monitors import log_monitor_summary
 
     model_name = settings.model_name
+    model, train, df = trained.model, trained.train, trained.data
     client_experiment = ensure_experiment(settings)
     context = current_context()
     lineage = {
         "data_fingerprint": fingerprint(df),
         "rows": str(len(df)),
-        "source": str(source),
+        "source": trained.source,
+        "suite": str(trained.gated.result.suite),
         "flow_run_id": str(context.get("flow_run_id") or "none"),
         "trace_id": str(context.get("trace_id")),
     }
@@ -227,32 +315,29 @@ def register(
             {
                 "model": model_name,
                 "algorithm": "sgd-logistic-regression",
-                **{f"config.{k}": v for k, v in config.__dict__.items()},
+                **{f"config.{k}": v for k, v in trained.config.__dict__.items()},
                 "train_rows": len(train),
             }
         )
-        mlflow.log_metrics(measured)
+        mlflow.log_metrics(trained.measured)
         mlflow.set_tags({f"{LINEAGE_PREFIX}{k}": v for k, v in lineage.items()})
+        mlflow.log_dict(trained.gated.result.to_json(), VALIDATION_ARTIFACT)
+        log_monitor_summary(trained.monitor)
+        _log_reference_profile(model, train, trained.measured, trained.config.decision_threshold)
         info = mlflow.sklearn.log_model(
             model,
             name="model",
             signature=signature,
             pip_requirements=requirements,
-            registered_model_name=model_name,
             # skops (MLflow's default, no arbitrary unpickling) asks which non-sklearn types
             # to trust: OneHotEncoder keeps its numpy dtype parameter.
             skops_trusted_types=["numpy.dtype"],
         )
         run_id = run.info.run_id
-    version = str(info.registered_model_version)
-    from mlflow.tracking import MlflowClient
-
-    client = MlflowClient()
-    for key, value in lineage.items():
-        client.set_model_version_tag(model_name, version, f"{LINEAGE_PREFIX}{key}", value)
-    alias = _assign_alias(client, model_name, version, settings)
+    version = _register_version(model_name, info, run_id, lineage)
+    alias = _assign_alias(model_name, version, trained.source, settings)
     with bind(model_version=version):
-        fields: dict[str, Any] = {"alias": alias, "run_id": run_id, **measured}
+        fields: dict[str, Any] = {"alias": alias, "run_id": run_id, **trained.measured}
         log_event("model.registered", **fields)
     return TrainingResult(
         model=model_name,
@@ -260,25 +345,79 @@ def register(
         alias=alias,
         run_id=run_id,
         rows=len(df),
-        metrics=measured,
+        metrics=trained.measured,
         lineage=lineage,
     )
 
 
-def _assign_alias(client: Any, model_name: str, version: str, settings: GuardSettings) -> str:
-    """The first version becomes champion; later ones challenger (a canary decides the rest)."""
-    from mlflow.exceptions import MlflowException
+def _log_reference_profile(
+    model: Any, train: pd.DataFrame, measured: dict[str, float], threshold: float
+) -> None:
+    """The drift reference: a profile of the training data with the model's own scores, so a
+    drift check compares live batches (and predictions) with what the serving model saw,
+    without re-reading the training data."""
+    import mlflow
 
+    from mlops_guard.drift import PROFILE_ARTIFACT_PATH, build_profile
+
+    scored = train.copy()
+    scored["score"] = model.predict_proba(train[list(FEATURES)])[:, 1]
+    scored["prediction"] = (scored["score"] >= threshold).astype("int64")
+    profile = build_profile(scored, metadata={"roc_auc": measured["test_roc_auc"]})
+    with tempfile.TemporaryDirectory() as tmp:
+        path = profile.save(Path(tmp) / Path(PROFILE_ARTIFACT_PATH).name)
+        mlflow.log_artifact(str(path), artifact_path=str(Path(PROFILE_ARTIFACT_PATH).parent))
+
+
+def _register_version(model_name: str, info: Any, run_id: str, lineage: dict[str, str]) -> str:
+    """A new version of the registered model, with the lineage tags set as it is created.
+
+    Through the client rather than ``log_model(registered_model_name=...)``, whose progress
+    lines go straight to stderr.
+    """
+    from mlflow.exceptions import MlflowException
+    from mlflow.protos.databricks_pb2 import RESOURCE_ALREADY_EXISTS, ErrorCode
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient()
     try:
-        client.get_model_version_by_alias(model_name, "champion")
-    except MlflowException:
-        client.set_registered_model_alias(model_name, "champion", version)
+        client.create_registered_model(model_name)
+    except MlflowException as exc:
+        if exc.error_code != ErrorCode.Name(RESOURCE_ALREADY_EXISTS):
+            raise
+    created = client.create_model_version(
+        model_name,
+        source=info.model_uri,
+        run_id=run_id,
+        model_id=info.model_id,
+        tags={f"{LINEAGE_PREFIX}{k}": v for k, v in lineage.items()},
+    )
+    return str(created.version)
+
+
+def _assign_alias(model_name: str, version: str, source: str, settings: GuardSettings) -> str:
+    """The first version becomes champion; later ones challenger (a canary decides the rest).
+
+    Through the registry layer, so the move is locked, compare-and-set and in the alias history.
+    """
+    from mlops_guard.registry import get_champion, promote, set_challenger
+
+    if get_champion(model_name, settings=settings) is None:
+        promote(
+            model_name,
+            version,
+            reason="first registered version",
+            actor=_ACTOR,
+            settings=settings,
+        )
         return "champion"
-    client.set_registered_model_alias(model_name, "challenger", version)
+    set_challenger(
+        model_name, version, reason=f"trained on {source}", actor=_ACTOR, settings=settings
+    )
     return "challenger"
 
 
-@flow(name="mlops-guard-training", log_prints=False, validate_parameters=False)
+@flow(name=_FLOW_NAME, log_prints=False, validate_parameters=False)
 def training_flow(
     data: str,
     model: str | None = None,
@@ -294,14 +433,17 @@ def training_flow(
         settings = settings.model_copy(update={"model_name": model})
     config = config or TrainingConfig()
     with use_settings(settings), bind(model=settings.model_name):
-        df = load_training_data(str(data))
+        loaded = load_training_data(str(data))
+        gated = validate_training_data(loaded, str(data), settings)
+        df = gated.passed
         train, test = split(df, config)
         checkpoint_dir = tempfile.mkdtemp(
             prefix="ckpt-", dir=_ensure(settings.workdir / "checkpoints")
         )
-        fitted, _info = fit(train, config, checkpoint_dir)
+        fitted, monitor = fit(train, config, checkpoint_dir, settings)
         measured = evaluate(fitted, test, config)
-        result: TrainingResult = register(fitted, train, df, measured, config, str(data), settings)
+        trained = _Trained(fitted, monitor, gated, df, train, measured, config, str(data))
+        result: TrainingResult = register(trained, settings)
     flush_pending()
     publish_table(
         f"training-{settings.model_name}",

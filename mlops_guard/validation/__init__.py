@@ -15,7 +15,7 @@ returns the rows that may go on (or raises :class:`BatchRejected` under policy `
 """
 
 from mlops_guard.validation._engine import NATIVE_TYPES
-from mlops_guard.validation._errors import BatchRejected
+from mlops_guard.errors import BatchRejected
 from mlops_guard.validation._gate import GateResult, gate
 from mlops_guard.validation._infer import infer_suite
 from mlops_guard.validation._quarantine import (

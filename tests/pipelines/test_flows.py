@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import uuid
 from pathlib import Path
@@ -11,8 +12,15 @@ import pytest
 from mlflow.tracking import MlflowClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from mlops_guard.data import LABEL, fingerprint, make_dataset, write_table
-from mlops_guard.errors import ModelNotFound, SchemaError
+from mlops_guard.data import (
+    LABEL,
+    Corruption,
+    SyntheticSpec,
+    fingerprint,
+    make_dataset,
+    write_table,
+)
+from mlops_guard.errors import BatchRejected, ModelNotFound, SchemaError
 from mlops_guard.metrics import GuardMetrics
 from mlops_guard.pipelines import inference_flow, training_flow
 from mlops_guard.runlog import read_runlog
@@ -74,8 +82,20 @@ def test_training_registers_versions_with_lineage_and_aliases(
     )
     assert tags["mlops_guard.code_version"] == head
 
+    assert tags["mlops_guard.suite"] == "churn"
     run = client.get_run(first.run_id)
     assert run.data.metrics["test_roc_auc"] == pytest.approx(first.metrics["test_roc_auc"])
+    # The validation result and the checkpoint monitor's summary join the MLflow run.
+    artifacts = {a.path for a in client.list_artifacts(first.run_id, "validation")}
+    artifacts |= {a.path for a in client.list_artifacts(first.run_id, "monitor")}
+    assert {"validation/result.json", "monitor/summary.json"} <= artifacts
+    validation = json.loads(
+        Path(client.download_artifacts(first.run_id, "validation/result.json")).read_text()
+    )
+    assert validation["success"] is True
+    assert validation["rows"] == 6_000
+    monitor_steps = run.data.metrics["monitor_steps"]
+    assert monitor_steps > 0
     assert run.data.params["model"] == "churn"
     # The MLflow artifacts live in the workdir, not in the current directory.
     assert run.info.artifact_uri.startswith((settings.workdir.resolve() / "mlartifacts").as_uri())
@@ -88,6 +108,7 @@ def test_training_registers_versions_with_lineage_and_aliases(
     ]
     assert [s for s, e in stages if e == "stage.completed"] == [
         "load",
+        "validate",
         "split",
         "fit",
         "evaluate",
@@ -139,3 +160,47 @@ def test_training_data_without_the_label_is_a_schema_error(
 ) -> None:
     with pytest.raises(SchemaError, match="churned"):
         training_flow(str(batch_file), settings=settings)
+
+
+def _corrupted(tmp_path: Path, *, label: bool) -> Path:
+    corruption = Corruption(unseen_category_rate=0.05, unseen_category_columns=("region",))
+    df = make_dataset(SyntheticSpec(rows=2_000, seed=7, corruption=corruption))
+    return write_table(df if label else df.drop(columns=[LABEL]), tmp_path / f"bad-{label}.parquet")
+
+
+def test_training_stops_on_a_batch_its_contract_rejects(
+    settings: GuardSettings, metrics: GuardMetrics, tmp_path: Path
+) -> None:
+    with pytest.raises(BatchRejected) as caught:
+        training_flow(str(_corrupted(tmp_path, label=True)), settings=settings)
+    kept = caught.value.quarantined
+    assert kept is not None
+    assert pd.read_parquet(kept / "data.parquet").shape[0] == 2_000  # kept whole
+    client = MlflowClient(settings.mlflow_tracking_uri, settings.mlflow_tracking_uri)
+    assert client.search_registered_models() == []  # nothing registered
+    (rejected,) = client.search_runs([client.get_experiment_by_name("mlops-guard").experiment_id])
+    assert rejected.info.status == "FAILED"
+    assert rejected.data.tags["mlops_guard.outcome"] == "rejected"
+
+
+def test_inference_quarantines_failing_rows_and_scores_the_rest(
+    settings: GuardSettings, metrics: GuardMetrics, train_file: Path, tmp_path: Path
+) -> None:
+    training_flow(str(train_file), settings=settings)
+    bad = _corrupted(tmp_path, label=False)
+    result = inference_flow(str(bad), batch_id="bad", settings=settings)
+    source = pd.read_parquet(bad)
+    unseen = int(source["region"].eq("unseen-region").sum())
+    assert unseen > 0
+    assert result.rows_quarantined == unseen
+    assert result.rows_scored == len(source) - unseen
+    scored = pd.read_parquet(result.predictions_path)
+    assert not scored["region"].eq("unseen-region").any()
+    assert result.quarantine_path is not None
+    kept = pd.read_parquet(Path(result.quarantine_path) / "data.parquet")
+    # Nothing is lost: every row was either scored or quarantined with its reason.
+    assert len(kept) + len(scored) == len(source)
+    assert kept["region"].eq("unseen-region").all()
+    assert metrics.sample(
+        "mlops_guard_rows_quarantined_total", {"flow": "mlops-guard-inference", "suite": "churn"}
+    ) == float(unseen)
