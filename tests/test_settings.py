@@ -22,9 +22,9 @@ def test_environment_prefix(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> 
 def test_default_tracking_uri_is_sqlite_in_the_workdir(tmp_path: Path) -> None:
     settings = GuardSettings(workdir=tmp_path)
     assert settings.mlflow_tracking_uri == f"sqlite:///{tmp_path.resolve()}/mlflow.db"
-    assert GuardSettings(workdir=tmp_path, tracking_uri="http://127.0.0.1:5000").mlflow_tracking_uri == (
-        "http://127.0.0.1:5000"
-    )
+    assert GuardSettings(
+        workdir=tmp_path, tracking_uri="http://127.0.0.1:5000"
+    ).mlflow_tracking_uri == ("http://127.0.0.1:5000")
 
 
 def test_workdir_that_is_a_file_is_a_config_error(tmp_path: Path) -> None:

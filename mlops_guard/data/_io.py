@@ -245,11 +245,10 @@ def write_table(df: pd.DataFrame, path: str | Path) -> Path:
     tmp = path.with_name(f".{path.name}.tmp")
     if fmt == "parquet":
         df.to_parquet(tmp, index=False)
+    elif path.name.lower().endswith(".gz"):
+        df.to_csv(tmp, index=False, compression="gzip")
     else:
-        if path.name.lower().endswith(".gz"):
-            df.to_csv(tmp, index=False, compression="gzip")
-        else:
-            df.to_csv(tmp, index=False)
+        df.to_csv(tmp, index=False)
     tmp.replace(path)
     return path
 

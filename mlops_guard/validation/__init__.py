@@ -14,8 +14,8 @@ In a pipeline, :func:`gate` validates, quarantines, records metrics and the run 
 returns the rows that may go on (or raises :class:`BatchRejected` under policy ``fail``).
 """
 
-from mlops_guard.validation._engine import NATIVE_TYPES
 from mlops_guard.errors import BatchRejected
+from mlops_guard.validation._engine import NATIVE_TYPES
 from mlops_guard.validation._gate import GateResult, gate
 from mlops_guard.validation._infer import infer_suite
 from mlops_guard.validation._quarantine import (

@@ -7,8 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlops_guard.errors import UsageError
-from mlops_guard.errors import BatchRejected
+from mlops_guard.errors import BatchRejected, UsageError
 from mlops_guard.validation._quarantine import quarantine_batch, quarantine_rows, split_rows
 from mlops_guard.validation._result import ValidationResult
 from mlops_guard.validation._settings import ValidationSettings
