@@ -42,12 +42,17 @@ from mlops_guard.errors import (
 
 if TYPE_CHECKING:
     from mlops_guard._stage import StageRecorder
+    from mlops_guard.canary import canary_flow, judge, run_canary
     from mlops_guard.data import Corruption, SyntheticSpec, make_dataset, read_table, write_table
+    from mlops_guard.drift import build_profile, detect_drift, drift_check_flow, load_profile
     from mlops_guard.integrations.prefect import guard
     from mlops_guard.metrics import GuardMetrics, get_metrics
+    from mlops_guard.monitors import CheckpointMonitor
     from mlops_guard.pipelines import demo_flow, inference_flow, training_flow
+    from mlops_guard.registry import history, promote, rollback, rollback_flow
     from mlops_guard.runlog import bind, log_event
     from mlops_guard.settings import GuardSettings
+    from mlops_guard.validation import gate, infer_suite, load_suite, validate
 
 __version__ = "0.1.0"
 
@@ -91,9 +96,29 @@ __all__ = [
     "Corruption",
     "read_table",
     "write_table",
+    # validation
+    "validate",
+    "gate",
+    "load_suite",
+    "infer_suite",
+    # drift
+    "detect_drift",
+    "build_profile",
+    "load_profile",
+    # registry and canary
+    "promote",
+    "rollback",
+    "history",
+    "judge",
+    "run_canary",
+    # training monitors
+    "CheckpointMonitor",
     # flows
     "training_flow",
     "inference_flow",
+    "drift_check_flow",
+    "canary_flow",
+    "rollback_flow",
     "demo_flow",
 ]
 
@@ -113,6 +138,22 @@ _LAZY = {
     "training_flow": "mlops_guard.pipelines",
     "inference_flow": "mlops_guard.pipelines",
     "demo_flow": "mlops_guard.pipelines",
+    "validate": "mlops_guard.validation",
+    "gate": "mlops_guard.validation",
+    "load_suite": "mlops_guard.validation",
+    "infer_suite": "mlops_guard.validation",
+    "detect_drift": "mlops_guard.drift",
+    "build_profile": "mlops_guard.drift",
+    "load_profile": "mlops_guard.drift",
+    "drift_check_flow": "mlops_guard.drift",
+    "promote": "mlops_guard.registry",
+    "rollback": "mlops_guard.registry",
+    "history": "mlops_guard.registry",
+    "rollback_flow": "mlops_guard.registry",
+    "judge": "mlops_guard.canary",
+    "run_canary": "mlops_guard.canary",
+    "canary_flow": "mlops_guard.canary",
+    "CheckpointMonitor": "mlops_guard.monitors",
 }
 
 

@@ -18,6 +18,12 @@ PACKAGES = [
     "mlops_guard.data",
     "mlops_guard.integrations.prefect",
     "mlops_guard.pipelines",
+    "mlops_guard.validation",
+    "mlops_guard.drift",
+    "mlops_guard.registry",
+    "mlops_guard.canary",
+    "mlops_guard.alerts",
+    "mlops_guard.monitors",
 ]
 
 
