@@ -175,6 +175,21 @@ def test_deploy_all_then_alert_event_runs_the_rollback(
         )
         print(f"deployment mode: alert -> run_deployment -> alias moved: {elapsed:.1f} s")
         assert len(_runs(api, rollback_id)) == 2
+        # 3. The server's scheduler turned the drift check's cron into scheduled runs.
+        drift_id = deployments["drift-check"]["id"]
+        try:
+            scheduled = wait_for(lambda: _runs(api, drift_id), 60, "scheduled drift-check runs")
+        except AssertionError:
+            errors = [
+                line
+                for line in (tmp_path / "server.log").read_text().splitlines()
+                if "Error" in line
+            ][-3:]
+            raise AssertionError(
+                "the Prefect scheduler created no drift-check runs; server errors: "
+                f"{errors} (SQLAlchemy 2.1 breaks Prefect 3.8.8's scheduler: pin sqlalchemy<2.1)"
+            ) from None
+        assert {run["state_type"] for run in scheduled} == {"SCHEDULED"}
     finally:
         _stop(worker)
     rollbacks = [e for e in registry.history(MODEL, settings=registered) if e.action == "rollback"]
