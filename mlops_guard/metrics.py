@@ -284,12 +284,6 @@ def reset_metrics() -> GuardMetrics:
         return _default
 
 
-# A pushed group older than this, of the same job and flow, is a finished run's leftover: the
-# Pushgateway never forgets on its own, and a dead run's error-rate gauge would keep an alert
-# firing forever. An hour leaves concurrent runs of one flow (other hosts) alone.
-PUSH_GROUP_STALE_SECONDS = 3600.0
-
-
 class MetricsSink:
     """Writes a :class:`GuardMetrics` registry to the textfile or the Pushgateway.
 
@@ -307,11 +301,15 @@ class MetricsSink:
         settings: GuardSettings,
         metrics: GuardMetrics | None = None,
         *,
-        stale_after_seconds: float = PUSH_GROUP_STALE_SECONDS,
+        stale_after_seconds: float | None = None,
     ) -> None:
         self.settings = settings
         self.metrics = metrics or get_metrics()
-        self.stale_after_seconds = stale_after_seconds
+        self.stale_after_seconds = (
+            settings.pushgateway_stale_after_seconds
+            if stale_after_seconds is None
+            else stale_after_seconds
+        )
         self._lock = threading.Lock()
 
     @property

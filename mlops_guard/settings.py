@@ -51,6 +51,14 @@ class GuardSettings(BaseSettings):
         description="A push that takes longer is abandoned and counted as a sink failure, so a "
         "slow gateway cannot stall a pipeline stage.",
     )
+    pushgateway_stale_after_seconds: float = Field(
+        default=3600.0,
+        gt=0,
+        description="A pushed group of the same job and flow older than this is a finished "
+        "run's leftover and is deleted after each push: the Pushgateway never forgets on its "
+        "own, and a dead run's error-rate gauge would keep an alert firing forever. An hour "
+        "leaves concurrent runs of one flow on other hosts alone.",
+    )
     metrics_flush_interval_seconds: float = Field(
         default=1.0,
         ge=0,

@@ -188,13 +188,14 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+_MARKS = {"ok": "[green]ok[/]", "problem-found": "[yellow]caught[/]", "failed": "[red]failed[/]"}
+
+
 def _print_step(step: Any) -> None:
     from mlops_guard._console import console
 
-    mark = {"ok": "[green]ok[/]", "problem-found": "[yellow]caught[/]"}.get(
-        step.status, step.status
-    )
-    console().print(f"  {mark:>20}  {step.name} ({step.seconds:.1f} s)")
+    mark = _MARKS.get(step.status, step.status)
+    console().print(f"{mark:>22} {step.name} ({step.seconds:.1f} s): {step.note}")
 
 
 def _print_demo(summary: Any) -> None:
@@ -203,28 +204,28 @@ def _print_demo(summary: Any) -> None:
     from mlops_guard._console import console
 
     out = console()
-    table = Table(title=f"mlops-guard demo in {summary.workdir}", title_justify="left")
-    table.add_column("step")
-    table.add_column("status")
-    table.add_column("seconds", justify="right")
-    table.add_column("detail")
-    colours = {"ok": "green", "problem-found": "yellow", "failed": "red"}
-    for step in summary.stages:
-        detail = ", ".join(
-            f"{k}={v}" for k, v in step.detail.items() if k not in {"predictions", "quarantine"}
+    history = Table(title="alias history (from MLflow)", title_justify="left")
+    for column in ("at", "alias", "from", "to", "actor", "reason"):
+        history.add_column(column)
+    for event in summary.alias_history:
+        history.add_row(
+            str(event["at"])[11:19],
+            event["alias"],
+            str(event["from_version"] or "-"),
+            str(event["to_version"] or "-"),
+            event["actor"],
+            event["reason"],
         )
-        colour = colours.get(step.status, "white")
-        table.add_row(step.name, f"[{colour}]{step.status}[/]", f"{step.seconds:.1f}", detail)
-    out.print(table)
+    out.print(history)
     versions = ", ".join(
         f"v{v['version']}" + (f" ({', '.join(v['aliases'])})" if v["aliases"] else "")
         for v in summary.versions
     )
-    out.print(f"model [bold]{summary.model}[/]: {versions}; champion v{summary.champion_version}")
+    out.print(f"model [bold]{summary.model}[/]: {versions}")
     for name, path in summary.artifacts.items():
         if not name.startswith("data_"):
             out.print(f"  {name}: {path}")
-    out.print(f"done in {summary.seconds:.1f} s")
+    out.print(f"demo finished in {summary.seconds:.1f} s in {summary.workdir}")
 
 
 _CORRUPTIONS = {

@@ -58,6 +58,7 @@ class DemoStep:
     status: str  # "ok", "problem-found" (a check caught what it should), or "failed"
     seconds: float
     detail: dict[str, Any] = field(default_factory=dict)
+    note: str = ""  # one line for people; ``detail`` is for machines
 
 
 @dataclass
@@ -69,6 +70,7 @@ class DemoSummary:
     champion_version: str | None
     challenger_version: str | None
     versions: list[dict[str, Any]]
+    alias_history: list[dict[str, Any]]
     stages: list[DemoStep]
     artifacts: dict[str, str]
     seconds: float
@@ -115,7 +117,9 @@ class _Steps:
             )
             raise
         status = "problem-found" if problem is not None and problem(result) else "ok"
-        self.steps.append(DemoStep(name, status, time.perf_counter() - start, describe(result)))
+        detail = describe(result)
+        note = str(detail.pop("note", ""))
+        self.steps.append(DemoStep(name, status, time.perf_counter() - start, detail, note))
         if self.on_step is not None:
             self.on_step(self.steps[-1])
         return result
@@ -200,6 +204,7 @@ def demo_flow(workdir: str, on_step: Callable[[DemoStep], None] | None = None) -
     from mlops_guard.drift import drift_check_flow
     from mlops_guard.pipelines._inference import inference_flow
     from mlops_guard.pipelines._training import training_flow
+    from mlops_guard.registry import history as registry_history
     from mlops_guard.registry import promote
 
     began = time.perf_counter()
@@ -208,7 +213,9 @@ def demo_flow(workdir: str, on_step: Callable[[DemoStep], None] | None = None) -
     with use_settings(settings):
         log_event("demo.started", workdir=str(settings.workdir))
         files = steps.run(
-            "generate data", lambda: _make_data(settings.workdir), lambda f: {"files": len(f)}
+            "generate data",
+            lambda: _make_data(settings.workdir),
+            lambda f: {"files": len(f), "note": f"{len(f)} seeded data files"},
         )
         v1 = steps.run(
             "train v1",
@@ -279,6 +286,14 @@ def demo_flow(workdir: str, on_step: Callable[[DemoStep], None] | None = None) -
             ),
             _alias_event,
         )
+        steps.run(
+            "alert fires: receiver rolls the champion back",
+            functools.partial(_alert_rollback, settings, v3.version),
+            _alias_event,
+        )
+        history = [
+            event.to_dict() for event in registry_history(settings.model_name, settings=settings)
+        ]
         versions = _versions(settings)
         champion = next((v["version"] for v in versions if "champion" in v["aliases"]), None)
         challenger = next((v["version"] for v in versions if "challenger" in v["aliases"]), None)
@@ -298,6 +313,7 @@ def demo_flow(workdir: str, on_step: Callable[[DemoStep], None] | None = None) -
         champion_version=champion,
         challenger_version=challenger,
         versions=versions,
+        alias_history=history,
         stages=steps.steps,
         artifacts=artifacts,
         seconds=time.perf_counter() - began,
@@ -308,13 +324,111 @@ def _rounded(values: dict[str, float]) -> dict[str, float]:
     return {k: round(v, 4) for k, v in values.items()}
 
 
+def _alert_rollback(settings: GuardSettings, bad_version: str) -> Any:
+    """What Alertmanager does when the error-rate rule fires: POST its webhook (payload version
+    "4", bearer token) to a real receiver on a loopback port. The receiver stores the alert,
+    answers 202 and rolls the champion back; returns the alias event that names the alert."""
+    import secrets
+    import socket
+    import threading
+
+    import httpx
+    import uvicorn
+    from pydantic import SecretStr
+
+    from mlops_guard.alerts import WEBHOOK_PATH, create_app
+    from mlops_guard.registry import history
+
+    token = secrets.token_urlsafe(24)
+    guarded = settings.model_copy(update={"webhook_token": SecretStr(token)})
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(guard_settings=guarded), log_level="warning", access_log=False)
+    )
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    fingerprint = secrets.token_hex(8)
+    payload = {
+        "version": "4",
+        "status": "firing",
+        "receiver": "mlops-guard-rollback",
+        "groupKey": '{}:{alertname="ModelErrorRateHigh"}',
+        "alerts": [
+            {
+                "status": "firing",
+                "labels": {
+                    "alertname": "ModelErrorRateHigh",
+                    "action": "rollback",
+                    "model": settings.model_name,
+                    "model_version": bad_version,
+                    "severity": "critical",
+                },
+                "annotations": {"summary": f"v{bad_version} fails too many rows in production"},
+                "startsAt": datetime.now(UTC).isoformat(),
+                "fingerprint": fingerprint,
+            }
+        ],
+    }
+    try:
+        _wait(lambda: server.started, what="the alert receiver to start")
+        answer = httpx.post(
+            f"http://127.0.0.1:{port}{WEBHOOK_PATH}",
+            json=payload,
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=10,
+        )
+        answer.raise_for_status()
+
+        def rolled_back() -> Any:
+            return next(
+                (
+                    e
+                    for e in history(settings.model_name, settings=settings)
+                    if e.alert_fingerprint and fingerprint in e.alert_fingerprint
+                ),
+                None,
+            )
+
+        return _wait(rolled_back, what="the receiver to roll the champion back")
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+
+
+def _wait(condition: Callable[[], Any], *, what: str, timeout: float = 60.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while not (found := condition()):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"gave up after {timeout:.0f} s waiting for {what}")
+        time.sleep(0.05)
+    return found
+
+
 def _trained(result: Any) -> dict[str, Any]:
-    return {"version": result.version, "alias": result.alias, **_rounded(result.metrics)}
+    return {
+        "version": result.version,
+        "alias": result.alias,
+        **_rounded(result.metrics),
+        "note": f"v{result.version} registered as {result.alias} "
+        f"(ROC AUC {result.metrics['test_roc_auc']:.3f} on held-out rows)",
+    }
 
 
 def _canary(report: Any) -> dict[str, Any]:
     last = report.steps[-1] if report.steps else None
+    if report.decision == "promoted":
+        note = f"v{report.challenger} passed every step and is champion"
+    else:
+        why = "; ".join(last.verdict.reasons[:1]) if last else "no step judged"
+        note = (
+            f"v{report.challenger} {report.decision} at step {len(report.steps)} ({why}); "
+            f"champion stays v{report.champion}"
+        )
     return {
+        "note": note,
         "decision": report.decision,
         "champion": report.champion,
         "challenger": report.challenger,
@@ -326,7 +440,10 @@ def _canary(report: Any) -> dict[str, Any]:
 
 
 def _alias_event(event: Any) -> dict[str, Any]:
+    cause = f"alert {event.alert_fingerprint.split('@')[0]}" if event.alert_fingerprint else ""
     return {
+        "note": f"{event.alias} v{event.from_version} -> v{event.to_version} by {event.actor}"
+        + (f" ({cause})" if cause else ""),
         "alias": event.alias,
         "from_version": event.from_version,
         "to_version": event.to_version,
@@ -336,7 +453,17 @@ def _alias_event(event: Any) -> dict[str, Any]:
 
 
 def _drift(result: Any) -> dict[str, Any]:
+    drifted = list(result.report.drifted_columns)
+    total = len(result.report.columns)
+    note = (
+        f"drift in {len(drifted)}/{total} columns ({', '.join(drifted[:4])}"
+        + (", ..." if len(drifted) > 4 else "")
+        + ")"
+        if result.dataset_drift
+        else f"no data set drift ({len(drifted)}/{total} columns moved)"
+    )
     return {
+        "note": note,
         "model_version": result.model_version,
         "dataset_drift": result.dataset_drift,
         "drift_share": round(result.report.drift_share, 3),
@@ -352,10 +479,14 @@ def _scored(result: Any) -> dict[str, Any]:
         "mean_score": round(result.mean_score, 4),
         "predictions": result.predictions_path,
     }
+    detail["note"] = f"{result.rows_scored} rows scored by v{result.model_version}"
     if result.rows_quarantined:
         detail["rows_quarantined"] = result.rows_quarantined
         detail["failed"] = result.validation.get("failed", [])
         detail["quarantine"] = result.quarantine_path
+        detail["note"] += f", {result.rows_quarantined} quarantined: " + ", ".join(
+            detail["failed"]
+        ).replace("expect_column_values_to_", "")
     return detail
 
 

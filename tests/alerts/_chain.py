@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import yaml  # type: ignore[import-untyped]  # no types-PyYAML in the test extras
+import yaml
 
 from tests.alerts._helpers import wait_for
 from tests.alerts._servers import Server, alertmanager, prometheus, pushgateway

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml  # type: ignore[import-untyped]  # no types-PyYAML in the test extras
+import yaml
 
 from tests.alerts._servers import ALERTMANAGER, PROMETHEUS, require
 

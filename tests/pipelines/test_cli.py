@@ -28,30 +28,53 @@ def test_demo_json_summary(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     workdir = tmp_path / "demo"
     assert main(["demo", "--workdir", str(workdir), "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)
+    statuses = {s["name"]: s["status"] for s in summary["stages"]}
+    detail = {s["name"]: s["detail"] for s in summary["stages"]}
+    # The checks caught what the story plants, and nothing else.
+    caught = {name for name, status in statuses.items() if status == "problem-found"}
+    assert caught == {
+        "score corrupted batch",
+        "drift check: drifted batch",
+        "canary: v2 against champion v1",
+    }
+    assert set(statuses.values()) == {"ok", "problem-found"}
+    assert detail["score corrupted batch"]["rows_quarantined"] > 0
+    assert Path(detail["score corrupted batch"]["quarantine"]).is_dir()
+    assert detail["drift check: clean batch"]["dataset_drift"] is False
+    assert detail["drift check: drifted batch"]["dataset_drift"] is True
+    assert Path(detail["drift check: drifted batch"]["html"]).is_file()
+    assert detail["canary: v2 against champion v1"]["decision"] == "failed"
+
+    # v2 lost its canary, v3 was promoted by hand, the alert rolled it back to v1.
     assert summary["champion_version"] == "1"
-    assert summary["challenger_version"] == "2"
+    assert summary["challenger_version"] is None
     assert [(v["version"], v["aliases"]) for v in summary["versions"]] == [
         ("1", ["champion"]),
-        ("2", ["challenger"]),
+        ("2", []),
+        ("3", []),
     ]
-    names = [s["name"] for s in summary["stages"]]
-    assert names[:2] == ["generate data", "train v1"]
-    assert "score drifted batch" in names
-    assert names[-1] == "train v2"
-    statuses = {s["name"]: s["status"] for s in summary["stages"]}
-    assert statuses.pop("score corrupted batch") == "problem-found"
-    assert set(statuses.values()) == {"ok"}
-    corrupted = next(s for s in summary["stages"] if s["name"] == "score corrupted batch")
-    assert corrupted["detail"]["rows_quarantined"] > 0
-    assert Path(corrupted["detail"]["quarantine"]).is_dir()
+    champion_moves = [
+        (e["from_version"], e["to_version"], e["actor"])
+        for e in summary["alias_history"]
+        if e["alias"] == "champion"
+    ]
+    assert champion_moves == [
+        (None, "1", "training"),
+        ("1", "3", "demo-operator"),
+        ("3", "1", "alertmanager"),
+    ]
+    alert_fingerprint = detail["alert fires: receiver rolls the champion back"]["alert_fingerprint"]
+    assert alert_fingerprint
+    assert summary["alias_history"][-1]["alert_fingerprint"] == alert_fingerprint
+
     assert Path(summary["artifacts"]["run_log"]).is_file()
     assert Path(summary["artifacts"]["metrics_textfile"]).is_file()
     scored = sorted(Path(summary["artifacts"]["predictions_dir"]).glob("*.parquet"))
-    assert len(scored) == 5
     drifted = pd.read_parquet(next(p for p in scored if "drifted" in p.name))
     clean = pd.read_parquet(next(p for p in scored if "clean-1" in p.name))
-    # The drifted batch moved the model's output, which later drift checks must notice.
+    # The drifted batch moved the model's output, which the drift check saw as prediction drift.
     assert abs(drifted["score"].mean() - clean["score"].mean()) > 0.1
+    assert "score" in detail["drift check: drifted batch"]["drifted"]
 
 
 def test_demo_refuses_a_used_workdir(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
