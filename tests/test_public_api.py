@@ -46,7 +46,18 @@ def test_private_modules_are_not_exported() -> None:
 
 def test_cli_help_imports_no_heavy_package() -> None:
     """`mlops-guard --help` must start fast: no Prefect, MLflow, GX, Evidently, sklearn, pandas."""
-    heavy = ["prefect", "mlflow", "great_expectations", "evidently", "sklearn", "pandas", "scipy"]
+    heavy = [
+        "prefect",
+        "mlflow",
+        "great_expectations",
+        "evidently",
+        "sklearn",
+        "pandas",
+        "scipy",
+        "numpy",
+        "pydantic",
+        "rich",
+    ]
     code = (
         "import sys, json, contextlib, io\n"
         "from mlops_guard.cli import main\n"

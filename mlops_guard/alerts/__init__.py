@@ -17,21 +17,26 @@ or embed it::
 
 from __future__ import annotations
 
-from mlops_guard.alerts._payload import Alert, AlertStatus, WebhookPayload
-from mlops_guard.alerts._processor import (
-    ROLLBACK_EVENT,
-    ActionHandler,
-    ActionOutcome,
-    AlertProcessor,
-    deployment_rollback_handler,
-    event_rollback_handler,
-    incident_key,
-    registry_rollback_handler,
-    rollback_event,
-)
-from mlops_guard.alerts._receiver import WEBHOOK_PATH, create_app, default_handler, serve
-from mlops_guard.alerts._settings import AlertsSettings, RollbackMode
-from mlops_guard.alerts._store import AlertState, AlertStore, StoredAlert, StoreResult, triage
+from typing import TYPE_CHECKING
+
+from mlops_guard._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from mlops_guard.alerts._payload import Alert, AlertStatus, WebhookPayload
+    from mlops_guard.alerts._processor import (
+        ROLLBACK_EVENT,
+        ActionHandler,
+        ActionOutcome,
+        AlertProcessor,
+        deployment_rollback_handler,
+        event_rollback_handler,
+        incident_key,
+        registry_rollback_handler,
+        rollback_event,
+    )
+    from mlops_guard.alerts._receiver import WEBHOOK_PATH, create_app, default_handler, serve
+    from mlops_guard.alerts._settings import AlertsSettings, RollbackMode
+    from mlops_guard.alerts._store import AlertState, AlertStore, StoredAlert, StoreResult, triage
 
 __all__ = [
     # Receiver
@@ -62,3 +67,33 @@ __all__ = [
     "RollbackMode",
     "WebhookPayload",
 ]
+
+# Every name loads its module on first use: `mlops-guard --help` imports this package.
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "Alert": "_payload",
+        "AlertStatus": "_payload",
+        "WebhookPayload": "_payload",
+        "ROLLBACK_EVENT": "_processor",
+        "ActionHandler": "_processor",
+        "ActionOutcome": "_processor",
+        "AlertProcessor": "_processor",
+        "deployment_rollback_handler": "_processor",
+        "event_rollback_handler": "_processor",
+        "incident_key": "_processor",
+        "registry_rollback_handler": "_processor",
+        "rollback_event": "_processor",
+        "WEBHOOK_PATH": "_receiver",
+        "create_app": "_receiver",
+        "default_handler": "_receiver",
+        "serve": "_receiver",
+        "AlertsSettings": "_settings",
+        "RollbackMode": "_settings",
+        "AlertState": "_store",
+        "AlertStore": "_store",
+        "StoredAlert": "_store",
+        "StoreResult": "_store",
+        "triage": "_store",
+    },
+)

@@ -13,22 +13,22 @@ of rows to the challenger step by step, judges each step, and promotes or remove
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from mlops_guard.canary._judge import (
-    CanaryVerdict,
-    JudgeConfig,
-    MetricKind,
-    MetricResult,
-    MetricSpec,
-    Outcome,
-    Verdict,
-    default_metric_specs,
-    judge,
-)
-from mlops_guard.canary._settings import CanarySettings
+from mlops_guard._lazy import lazy_exports
 
 if TYPE_CHECKING:
+    from mlops_guard.canary._judge import (
+        CanaryVerdict,
+        JudgeConfig,
+        MetricKind,
+        MetricResult,
+        MetricSpec,
+        Outcome,
+        Verdict,
+        default_metric_specs,
+        judge,
+    )
     from mlops_guard.canary._rollout import (
         CanaryReport,
         StepResult,
@@ -36,6 +36,7 @@ if TYPE_CHECKING:
         route_to_challenger,
         run_canary,
     )
+    from mlops_guard.canary._settings import CanarySettings
 
 __all__ = [
     "CanaryReport",
@@ -55,15 +56,24 @@ __all__ = [
     "run_canary",
 ]
 
-_LAZY = frozenset(
-    {"CanaryReport", "StepResult", "canary_flow", "route_to_challenger", "run_canary"}
+# Every name loads its module on first use: `mlops-guard --help` imports this package.
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "CanaryVerdict": "_judge",
+        "JudgeConfig": "_judge",
+        "MetricKind": "_judge",
+        "MetricResult": "_judge",
+        "MetricSpec": "_judge",
+        "Outcome": "_judge",
+        "Verdict": "_judge",
+        "default_metric_specs": "_judge",
+        "judge": "_judge",
+        "CanarySettings": "_settings",
+        "CanaryReport": "_rollout",
+        "StepResult": "_rollout",
+        "canary_flow": "_rollout",
+        "route_to_challenger": "_rollout",
+        "run_canary": "_rollout",
+    },
 )
-
-
-def __getattr__(name: str) -> Any:
-    # The rollout imports Prefect, pandas and MLflow: loaded on first access only.
-    if name in _LAZY:
-        from mlops_guard.canary import _rollout
-
-        return getattr(_rollout, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -21,24 +21,29 @@ Several worker processes: run a :class:`StragglerDetector` and give each worker'
 
 from __future__ import annotations
 
-from mlops_guard.monitors._lightning import CheckpointMonitorCallback
-from mlops_guard.monitors._mlflow import SUMMARY_ARTIFACT, log_monitor_summary
-from mlops_guard.monitors._monitor import (
-    AlertKind,
-    CheckpointMonitor,
-    MonitorAlert,
-    MonitorStatus,
-    SaveTimer,
-    StallReason,
-)
-from mlops_guard.monitors._settings import MonitorSettings
-from mlops_guard.monitors._stragglers import (
-    StragglerDetector,
-    StragglerReport,
-    StragglerReporter,
-    WorkerScore,
-)
-from mlops_guard.monitors._summary import SummaryVerdict, judge_summary, read_summary
+from typing import TYPE_CHECKING
+
+from mlops_guard._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from mlops_guard.monitors._lightning import CheckpointMonitorCallback
+    from mlops_guard.monitors._mlflow import SUMMARY_ARTIFACT, log_monitor_summary
+    from mlops_guard.monitors._monitor import (
+        AlertKind,
+        CheckpointMonitor,
+        MonitorAlert,
+        MonitorStatus,
+        SaveTimer,
+        StallReason,
+    )
+    from mlops_guard.monitors._settings import MonitorSettings
+    from mlops_guard.monitors._stragglers import (
+        StragglerDetector,
+        StragglerReport,
+        StragglerReporter,
+        WorkerScore,
+    )
+    from mlops_guard.monitors._summary import SummaryVerdict, judge_summary, read_summary
 
 __all__ = [
     # The monitor and what it returns.
@@ -63,3 +68,27 @@ __all__ = [
     "judge_summary",
     "SummaryVerdict",
 ]
+
+# Every name loads its module on first use: `mlops-guard --help` imports this package.
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "CheckpointMonitorCallback": "_lightning",
+        "SUMMARY_ARTIFACT": "_mlflow",
+        "log_monitor_summary": "_mlflow",
+        "AlertKind": "_monitor",
+        "CheckpointMonitor": "_monitor",
+        "MonitorAlert": "_monitor",
+        "MonitorStatus": "_monitor",
+        "SaveTimer": "_monitor",
+        "StallReason": "_monitor",
+        "MonitorSettings": "_settings",
+        "StragglerDetector": "_stragglers",
+        "StragglerReport": "_stragglers",
+        "StragglerReporter": "_stragglers",
+        "WorkerScore": "_stragglers",
+        "SummaryVerdict": "_summary",
+        "judge_summary": "_summary",
+        "read_summary": "_summary",
+    },
+)

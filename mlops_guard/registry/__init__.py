@@ -16,25 +16,26 @@ survive restarts and show on the model's page in the MLflow UI).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from mlops_guard.registry._aliases import (
-    CHALLENGER,
-    CHAMPION,
-    aliases,
-    get_challenger,
-    get_champion,
-    history,
-    promote,
-    remove_challenger,
-    rollback,
-    set_challenger,
-)
-from mlops_guard.registry._history import AliasAction, AliasEvent, promotion_stack
-from mlops_guard.registry._settings import RegistrySettings
+from mlops_guard._lazy import lazy_exports
 
 if TYPE_CHECKING:
+    from mlops_guard.registry._aliases import (
+        CHALLENGER,
+        CHAMPION,
+        aliases,
+        get_challenger,
+        get_champion,
+        history,
+        promote,
+        remove_challenger,
+        rollback,
+        set_challenger,
+    )
     from mlops_guard.registry._flows import rollback_flow
+    from mlops_guard.registry._history import AliasAction, AliasEvent, promotion_stack
+    from mlops_guard.registry._settings import RegistrySettings
 
 __all__ = [
     "CHALLENGER",
@@ -54,11 +55,24 @@ __all__ = [
     "set_challenger",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    # The flow imports Prefect (over a second): loaded on first access only.
-    if name == "rollback_flow":
-        from mlops_guard.registry._flows import rollback_flow
-
-        return rollback_flow
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# Every name loads its module on first use: `mlops-guard --help` imports this package.
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "CHALLENGER": "_aliases",
+        "CHAMPION": "_aliases",
+        "aliases": "_aliases",
+        "get_challenger": "_aliases",
+        "get_champion": "_aliases",
+        "history": "_aliases",
+        "promote": "_aliases",
+        "remove_challenger": "_aliases",
+        "rollback": "_aliases",
+        "set_challenger": "_aliases",
+        "AliasAction": "_history",
+        "AliasEvent": "_history",
+        "promotion_stack": "_history",
+        "RegistrySettings": "_settings",
+        "rollback_flow": "_flows",
+    },
+)
