@@ -63,6 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
+    # MLflow logs at INFO on import (schema migrations, registrations); the CLI prints its own
+    # results, so MLflow says only warnings unless the user asks for more.
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

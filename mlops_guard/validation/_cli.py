@@ -30,6 +30,14 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
         metavar="DIR",
         help="where a failed batch is kept (default: <workdir>/quarantine)",
     )
+    validate.add_argument(
+        "--optional-column",
+        action="append",
+        default=[],
+        metavar="COLUMN",
+        help="a column the batch may lack (e.g. the label of a scoring batch); when absent, "
+        "the suite's expectations about it are skipped (repeatable)",
+    )
     validate.add_argument("--json", action="store_true", help="print one JSON document")
     validate.set_defaults(handler=_validate)
 
@@ -72,6 +80,9 @@ def _validate(args: argparse.Namespace) -> int:
     with progress(enabled=not args.json) as bar:
         task = bar.add_task(f"reading {args.data}", total=None) if bar else None
         df = read_table(args.data)
+        absent = [c for c in args.optional_column if c not in df.columns]
+        if absent:
+            suite = suite.without_columns(absent)
         if bar is not None and task is not None:
             bar.update(task, description=f"validating {len(df)} rows")
         result = validate(df, suite, source=str(args.data), settings=vsettings)

@@ -35,6 +35,21 @@ def test_validate_clean_batch_exit_0(tmp_path: Path, workdir: Path, run_cli: Any
     assert "passed on 1000 rows" in text.out
 
 
+def test_optional_column_lets_a_scoring_batch_lack_the_label(
+    tmp_path: Path, workdir: Path, run_cli: Any
+) -> None:
+    batch = make_dataset(rows=800, seed=42).drop(columns=["churned"])
+    path = write_table(batch, tmp_path / "scoring.parquet")
+    strict = run_cli("validate", str(path), "--suite", "churn", "--json")
+    assert strict.code == 1  # the training suite expects the label
+    assert any(f["detail"] and "churned" in f["detail"] for f in json.loads(strict.out)["failed"])
+    run = run_cli(
+        "validate", str(path), "--suite", "churn", "--optional-column", "churned", "--json"
+    )
+    assert run.code == 0
+    assert json.loads(run.out)["success"] is True
+
+
 def test_validate_failed_batch_exit_1_quarantined_in_workdir(
     tmp_path: Path, workdir: Path, run_cli: Any
 ) -> None:
