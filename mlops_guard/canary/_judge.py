@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -198,21 +198,13 @@ def _continuous(
     xt = tukey_trim(x, s.outlier_iqr_factor)
     yt = tukey_trim(y, s.outlier_iqr_factor)
     base = {
-        "name": name,
-        "kind": spec.kind,
-        "test": "mann_whitney_u",
-        "critical": spec.critical,
-        "weight": spec.weight,
-        "bad": spec.bad,
-        "tolerance": spec.tolerance,
-        "baseline_n": int(xt.size),
-        "canary_n": int(yt.size),
+        **_base(name, spec, "mann_whitney_u", xt, yt),
         "baseline_trimmed": int(x.size - xt.size),
         "canary_trimmed": int(y.size - yt.size),
     }
     if min(xt.size, yt.size) < s.min_samples:
         return MetricResult(
-            **base,  # type: ignore[arg-type]
+            **base,
             outcome="inconclusive",
             reason=f"{min(xt.size, yt.size)} samples on a side, fewer than {s.min_samples}",
         )
@@ -235,7 +227,7 @@ def _continuous(
     else:
         reason = f"no significant bad shift (p={test.p_value:.2g})"
     return MetricResult(
-        **base,  # type: ignore[arg-type]
+        **base,
         outcome="fail" if failed else "pass",
         reason=reason,
         baseline_center=center_x,
@@ -250,6 +242,23 @@ def _continuous(
     )
 
 
+def _base(
+    name: str, spec: MetricSpec, test: str, x: NDArray[np.float64], y: NDArray[np.float64]
+) -> dict[str, Any]:
+    """The fields every :class:`MetricResult` of a metric carries, whatever its outcome."""
+    return {
+        "name": name,
+        "kind": spec.kind,
+        "test": test,
+        "critical": spec.critical,
+        "weight": spec.weight,
+        "bad": spec.bad,
+        "tolerance": spec.tolerance,
+        "baseline_n": int(x.size),
+        "canary_n": int(y.size),
+    }
+
+
 def _pct(relative: float | None) -> str:
     return "n/a relative" if relative is None else f"{relative:+.1%}"
 
@@ -262,17 +271,7 @@ def _rate(
     from mlops_guard.canary._stats import two_proportions
 
     s = cfg.settings
-    base = {
-        "name": name,
-        "kind": spec.kind,
-        "test": "two_proportion_z",
-        "critical": spec.critical,
-        "weight": spec.weight,
-        "bad": spec.bad,
-        "tolerance": spec.tolerance,
-        "baseline_n": int(x.size),
-        "canary_n": int(y.size),
-    }
+    base = _base(name, spec, "two_proportion_z", x, y)
     if np.any((x != 0) & (x != 1)) or np.any((y != 0) & (y != 1)):
         raise DataError(
             f"rate metric {name!r} has values other than 0 and 1",
@@ -280,7 +279,7 @@ def _rate(
         )
     if min(x.size, y.size) < s.min_samples:
         return MetricResult(
-            **base,  # type: ignore[arg-type]
+            **base,
             outcome="inconclusive",
             reason=f"{min(x.size, y.size)} samples on a side, fewer than {s.min_samples}",
         )
@@ -294,7 +293,7 @@ def _rate(
         f", beyond tolerance {spec.tolerance:g}" if failed else ""
     )
     return MetricResult(
-        **base,  # type: ignore[arg-type]
+        **base,
         outcome="fail" if failed else "pass",
         reason=reason,
         baseline_center=px,
@@ -315,20 +314,10 @@ def _distribution(
     from mlops_guard.canary._stats import kolmogorov_smirnov, normed_wasserstein
 
     s = cfg.settings
-    base = {
-        "name": name,
-        "kind": spec.kind,
-        "test": "wasserstein_normed",
-        "critical": spec.critical,
-        "weight": spec.weight,
-        "bad": spec.bad,
-        "tolerance": spec.tolerance,
-        "baseline_n": int(x.size),
-        "canary_n": int(y.size),
-    }
+    base = _base(name, spec, "wasserstein_normed", x, y)
     if min(x.size, y.size) < s.min_samples:
         return MetricResult(
-            **base,  # type: ignore[arg-type]
+            **base,
             outcome="inconclusive",
             reason=f"{min(x.size, y.size)} samples on a side, fewer than {s.min_samples}",
         )
@@ -350,7 +339,7 @@ def _distribution(
     distance = normed_wasserstein(x, y)
     failed = distance > spec.tolerance
     return MetricResult(
-        **base,  # type: ignore[arg-type]
+        **base,
         outcome="fail" if failed else "pass",
         reason=f"normed Wasserstein distance {distance:.4g} "
         f"{'above' if failed else 'within'} threshold {spec.tolerance:g}",
