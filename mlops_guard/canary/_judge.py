@@ -325,7 +325,7 @@ def _distribution(
         ks = kolmogorov_smirnov(x, y)
         failed = ks.p_value < s.drift_ks_p_value
         return MetricResult(
-            **{**base, "test": "kolmogorov_smirnov", "tolerance": s.drift_ks_p_value},  # type: ignore[arg-type]
+            **{**base, "test": "kolmogorov_smirnov", "tolerance": s.drift_ks_p_value},
             outcome="fail" if failed else "pass",
             reason=f"K-S statistic {ks.statistic:.4g}, p={ks.p_value:.2g} "
             f"({'below' if failed else 'above'} {s.drift_ks_p_value:g}; "
