@@ -15,7 +15,8 @@ from prefect import flow
 
 from mlops_guard.data import FEATURES
 from mlops_guard.errors import SchemaError
-from mlops_guard.integrations.prefect import guard, publish_markdown, publish_table
+from mlops_guard.integrations.prefect import guard, publish_table
+from mlops_guard.pipelines._gate import run_gate
 from mlops_guard.pipelines._mlflow import load_model_version, resolve_alias
 from mlops_guard.runlog import bind, log_event
 from mlops_guard.settings import GuardSettings, use_settings
@@ -68,31 +69,15 @@ def validate_batch(df: pd.DataFrame, source: str, settings: GuardSettings) -> An
     quarantined with their reasons and the rest are scored; under ``fail`` a failed batch is
     quarantined whole and scoring stops. The label may be absent (it arrives later)."""
     from mlops_guard.data import LABEL
-    from mlops_guard.errors import BatchRejected
-    from mlops_guard.validation import gate
 
-    try:
-        gated = gate(
-            df,
-            suite=settings.validation_suite,
-            policy=settings.inference_validation_policy,
-            flow=_FLOW_NAME,
-            source=source,
-            settings=settings,
-            optional_columns=[LABEL],
-        )
-    except BatchRejected as rejected:
-        _publish_validation(rejected.result, settings)
-        raise
-    _publish_validation(gated.result, settings)
-    return gated
-
-
-def _publish_validation(result: Any, settings: GuardSettings) -> None:
-    publish_markdown(
-        f"validation-{settings.model_name}-batch",
-        result.to_markdown(),
-        description=f"suite {result.suite}: {'passed' if result.success else 'failed'}",
+    return run_gate(
+        df,
+        source=source,
+        settings=settings,
+        flow=_FLOW_NAME,
+        policy=settings.inference_validation_policy,
+        artifact_key=f"validation-{settings.model_name}-batch",
+        optional_columns=[LABEL],
     )
 
 

@@ -16,7 +16,8 @@ from prefect import flow
 from mlops_guard._stage import flush_pending
 from mlops_guard.data import CATEGORICAL_FEATURES, FEATURES, LABEL, NUMERICAL_FEATURES
 from mlops_guard.errors import SchemaError
-from mlops_guard.integrations.prefect import guard, publish_markdown, publish_table
+from mlops_guard.integrations.prefect import guard, publish_table
+from mlops_guard.pipelines._gate import run_gate
 from mlops_guard.pipelines._mlflow import LINEAGE_PREFIX, code_version, ensure_experiment
 from mlops_guard.runlog import bind, current_context, log_event
 from mlops_guard.settings import GuardSettings, use_settings
@@ -119,31 +120,14 @@ def validate_training_data(df: pd.DataFrame, source: str, settings: GuardSetting
     """The validation gate before training: a batch the contract rejects is quarantined whole
     and training stops (policy ``fail``, the default), or training goes on with the passing
     rows (``quarantine_rows``). The result is published as a Prefect artifact either way."""
-    from mlops_guard.errors import BatchRejected
-    from mlops_guard.validation import gate
-
-    try:
-        gated = gate(
-            df,
-            suite=settings.validation_suite,
-            policy=settings.training_validation_policy,
-            flow=_FLOW_NAME,
-            source=source,
-            settings=settings,
-        )
-    except BatchRejected as rejected:
-        _publish_validation(rejected.result, settings)
-        _record_rejected_run(rejected, source, settings)
-        raise
-    _publish_validation(gated.result, settings)
-    return gated
-
-
-def _publish_validation(result: Any, settings: GuardSettings) -> None:
-    publish_markdown(
-        f"validation-{settings.model_name}",
-        result.to_markdown(),
-        description=f"suite {result.suite}: {'passed' if result.success else 'failed'}",
+    return run_gate(
+        df,
+        source=source,
+        settings=settings,
+        flow=_FLOW_NAME,
+        policy=settings.training_validation_policy,
+        artifact_key=f"validation-{settings.model_name}",
+        on_rejected=lambda rejected: _record_rejected_run(rejected, source, settings),
     )
 
 
