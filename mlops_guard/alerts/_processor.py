@@ -293,6 +293,7 @@ def deployment_rollback_handler(settings: AlertsSettings) -> ActionHandler:
         from prefect.deployments import run_deployment
 
         key = incident_key(alert)
+        version = alert.labels.get("model_version") if settings.check_alert_version else None
         try:
             # Called from a plain thread, run_deployment runs synchronously (not a coroutine).
             flow_run: Any = run_deployment(
@@ -301,6 +302,8 @@ def deployment_rollback_handler(settings: AlertsSettings) -> ActionHandler:
                     "model": alert.model,
                     "reason": _reason(alert),
                     "alert_fingerprint": key,
+                    # Compare-and-set, as in-process: no move when the champion changed since.
+                    "expected_champion": version or None,
                 },
                 timeout=settings.deployment_timeout_seconds,
                 poll_interval=1,

@@ -50,13 +50,19 @@ def rollback_flow(
     reason: str,
     alert_fingerprint: str | None = None,
     to_version: str | None = None,
+    expected_champion: str | None = None,
 ) -> dict[str, Any]:
     """Roll ``model`` back one promotion (or ``to_version``); idempotent per alert fingerprint.
 
+    ``expected_champion`` (the version an alert was about) makes the move a compare-and-set:
+    when the champion is no longer that version, someone already acted and nothing moves.
+
     Returns ``{"status": ..., "event": {...}}`` where status is ``rolled_back``, ``duplicate``
-    (this alert was handled before: the earlier event is returned, nothing moved) or
+    (this alert was handled before: the earlier event is returned, nothing moved),
     ``already_rolled_back`` (another process moved the champion while this run decided; the
-    event is then that latest move). Other registry errors fail the run.
+    event is then that latest move) or ``skipped`` (the champion is no longer
+    ``expected_champion``; the event is the latest champion move). Other registry errors fail
+    the run.
     """
     handled_before = bool(alert_fingerprint) and any(
         event.alert_fingerprint == alert_fingerprint for event in history(model)
@@ -70,10 +76,12 @@ def rollback_flow(
             actor=ROLLBACK_FLOW_ACTOR,
             to_version=to_version,
             alert_fingerprint=alert_fingerprint,
+            expected_champion=expected_champion or None,
         )
     except AliasConflict:
-        # Someone else rolled back between our read and our move: the goal is met.
-        status = "already_rolled_back"
+        # Someone else moved the champion (between our read and our move, or before the alert
+        # was acted on): the goal is met, or the alert is about a version no longer serving.
+        status = "skipped" if expected_champion else "already_rolled_back"
         moves = [e for e in history(model) if e.alias == "champion"]
         if not moves:
             raise

@@ -114,4 +114,9 @@ def test_prefect_yaml_entrypoints_exist_and_triggers_validate() -> None:
     (trigger,) = deployments["rollback"]["triggers"]
     parsed = TypeAdapter(DeploymentTriggerTypes).validate_python(trigger)
     assert "mlops_guard.alert.rollback" in parsed.expect  # type: ignore[union-attr]
-    assert set(trigger["parameters"]) == {"model", "reason", "alert_fingerprint"}
+    assert set(trigger["parameters"]) == {
+        "model",
+        "reason",
+        "alert_fingerprint",
+        "expected_champion",
+    }

@@ -71,3 +71,22 @@ def test_rollback_flow_is_idempotent_per_fingerprint(
     assert again["event"] == first["event"]
     assert get_champion("churn", settings) == "2"
     assert [e.alert_fingerprint for e in history("churn", settings=settings)].count("abc") == 1
+
+
+def test_rollback_flow_skips_an_alert_about_a_version_no_longer_champion(
+    prefect_server: str, settings: GuardSettings, make_model: MakeModel
+) -> None:
+    make_model(versions=2)
+    for version in ("1", "2"):
+        promote("churn", version, reason="ship", actor="t", settings=settings)
+    stale = rollback_flow(
+        model="churn", reason="v1 misbehaves", alert_fingerprint="old", expected_champion="1"
+    )
+    assert stale["status"] == "skipped"
+    assert get_champion("churn", settings) == "2"
+    assert all(e.alert_fingerprint != "old" for e in history("churn", settings=settings))
+    current = rollback_flow(
+        model="churn", reason="v2 misbehaves", alert_fingerprint="new", expected_champion="2"
+    )
+    assert current["status"] == "rolled_back"
+    assert get_champion("churn", settings) == "1"
