@@ -1,4 +1,5 @@
-"""Data I/O and the synthetic data set shared by the demo, the tests and the benchmarks."""
+"""Data I/O, the scored-batch format and layout, and the synthetic data set shared by the demo,
+the tests and the benchmarks."""
 
 from mlops_guard.data._io import (
     DataFormat,
@@ -9,6 +10,20 @@ from mlops_guard.data._io import (
     read_arrow,
     read_table,
     write_table,
+)
+from mlops_guard.data._scored import (
+    BATCH_ID_COLUMN,
+    BOOKKEEPING_COLUMNS,
+    MODEL_VERSION_COLUMN,
+    OUTPUT_COLUMNS,
+    PREDICTION_COLUMN,
+    SCORE_COLUMN,
+    SCORED_AT_COLUMN,
+    SCORED_COLUMNS,
+    ScoredKind,
+    add_scores,
+    scored_batch_path,
+    scored_batches,
 )
 from mlops_guard.data._synthetic import (
     CATEGORICAL_FEATURES,
@@ -24,16 +39,26 @@ from mlops_guard.data._synthetic import (
 )
 
 __all__ = [
+    "BATCH_ID_COLUMN",
+    "BOOKKEEPING_COLUMNS",
     "CATEGORICAL_FEATURES",
     "CATEGORIES",
     "FEATURES",
     "ID_COLUMN",
     "LABEL",
+    "MODEL_VERSION_COLUMN",
     "NUMERICAL_FEATURES",
+    "OUTPUT_COLUMNS",
+    "PREDICTION_COLUMN",
+    "SCORED_AT_COLUMN",
+    "SCORED_COLUMNS",
+    "SCORE_COLUMN",
     "TIMESTAMP_COLUMN",
     "Corruption",
     "DataFormat",
+    "ScoredKind",
     "SyntheticSpec",
+    "add_scores",
     "data_format",
     "file_sha256",
     "fingerprint",
@@ -41,5 +66,7 @@ __all__ = [
     "make_dataset",
     "read_arrow",
     "read_table",
+    "scored_batch_path",
+    "scored_batches",
     "write_table",
 ]
