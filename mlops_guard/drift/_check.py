@@ -204,7 +204,8 @@ def _set_metrics(
 ) -> None:
     metrics.dataset_drift.labels(model=model).set(1.0 if report.dataset_drift else 0.0)
     metrics.drift_share.labels(model=model).set(report.drift_share)
-    for name, column in report.columns.items():
+    # Model outputs too: their statistic is the prediction drift, on the same gauge.
+    for name, column in {**report.columns, **report.outputs}.items():
         metrics.drift_column_statistic.labels(model=model, column=name, test=column.test).set(
             column.statistic
         )

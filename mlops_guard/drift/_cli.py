@@ -191,5 +191,13 @@ def _print_report(report: DriftReport, *, html: str | None) -> None:
         f"(share {report.drift_share:.2f}, threshold {report.share_threshold:.2f}); "
         f"rows: reference {report.reference_rows:,}, current {report.current_rows:,}"
     )
+    if report.outputs:
+        outputs = ", ".join(
+            f"{name} {column.test} {column.statistic:.4g}"
+            f"{' [red]drifted[/red]' if column.drifted else ''}"
+            for name, column in report.outputs.items()
+        )
+        state = "[red]yes[/red]" if report.prediction_drift else "no"
+        out.print(f"prediction drift: {state} (model outputs, not in the share: {outputs})")
     if html:
         out.print(f"Evidently HTML report: {html}")

@@ -5,6 +5,11 @@ gets KS (numerical, more than 5 distinct values), chi-square (more than 2 values
 (2 values); above 1,000 values, Wasserstein distance normed by the reference standard deviation
 (numerical, more than 5 values) or Jensen-Shannon distance; the data set drifts when at least
 half the checked columns drift.
+
+Model outputs (``score``, ``prediction``: :attr:`DriftSettings.output_columns`) are tested like
+any column but reported apart, in :attr:`DriftReport.outputs` (prediction drift), and never
+count in the data set's drift share; the columns that say who scored a row and when
+(``model_version``, ``batch_id``, ``scored_at``) are not checked at all.
 """
 
 from __future__ import annotations
@@ -61,6 +66,7 @@ class DriftConfig:
     columns: Sequence[str] | None = None
     exclude: Sequence[str] | None = None
     correction: Correction | None = None
+    outputs: Sequence[str] | None = None
 
     def __post_init__(self) -> None:
         for column, test in self.column_tests.items():
@@ -78,7 +84,15 @@ class DriftConfig:
 
     @property
     def excluded(self) -> frozenset[str]:
+        """Columns never checked: ids and timestamps (``exclude``, default the settings'),
+        and the bookkeeping columns of scored batches."""
         chosen = self.settings.exclude_columns if self.exclude is None else self.exclude
+        return frozenset(chosen) | frozenset(self.settings.bookkeeping_columns)
+
+    @property
+    def output_names(self) -> frozenset[str]:
+        """Model outputs: checked for prediction drift, outside the data set's drift share."""
+        chosen = self.settings.output_columns if self.outputs is None else self.outputs
         return frozenset(chosen)
 
     @property
@@ -123,7 +137,11 @@ class ColumnDrift:
 
 @dataclass(frozen=True)
 class DriftReport:
-    """The result of :func:`detect_drift`; ``to_json()`` is the ``drift --json`` document."""
+    """The result of :func:`detect_drift`; ``to_json()`` is the ``drift --json`` document.
+
+    ``columns`` are the data set's columns (the drift share is over them); ``outputs`` the
+    model outputs present on both sides (prediction drift), judged on their own.
+    """
 
     dataset_drift: bool
     drift_share: float
@@ -133,10 +151,20 @@ class DriftReport:
     columns: dict[str, ColumnDrift]
     skipped: dict[str, str] = field(default_factory=dict)
     correction: Correction = "none"
+    outputs: dict[str, ColumnDrift] = field(default_factory=dict)
 
     @property
     def drifted_columns(self) -> list[str]:
         return [name for name, column in self.columns.items() if column.drifted]
+
+    @property
+    def drifted_outputs(self) -> list[str]:
+        return [name for name, column in self.outputs.items() if column.drifted]
+
+    @property
+    def prediction_drift(self) -> bool | None:
+        """True when a model output drifted; None when no output was checked."""
+        return bool(self.drifted_outputs) if self.outputs else None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -145,6 +173,8 @@ class DriftReport:
             "share_threshold": self.share_threshold,
             "rows": {"reference": self.reference_rows, "current": self.current_rows},
             "columns": {name: column.to_json() for name, column in self.columns.items()},
+            "prediction_drift": self.prediction_drift,
+            "outputs": {name: column.to_json() for name, column in self.outputs.items()},
         }
 
 
@@ -383,10 +413,12 @@ def detect_drift(
     """Compare ``current`` with ``reference`` (a DataFrame or a :class:`ReferenceProfile`).
 
     Columns present in both are checked, except id and timestamp columns
-    (``config.exclude``, default ``customer_id`` and ``event_time``), text and datetime
-    columns. Raises :class:`SchemaError` (no common columns, a column numerical on one side
-    and text on the other), :class:`EmptyData` (no current rows, an all-null column) or
-    :class:`ProfileError` (a profile of another schema).
+    (``config.exclude``, default ``customer_id`` and ``event_time``), the bookkeeping columns
+    of scored batches, text and datetime columns. Model outputs (``config.outputs``, default
+    ``score`` and ``prediction``) go to ``outputs``, outside the drift share; a multiple-testing
+    correction applies to the data set's columns only. Raises :class:`SchemaError` (no common
+    columns, a column numerical on one side and text on the other), :class:`EmptyData` (no
+    current rows, an all-null column) or :class:`ProfileError` (a profile of another schema).
 
     >>> from mlops_guard.data import make_dataset
     >>> ref = make_dataset(rows=2000, seed=1)
@@ -446,20 +478,23 @@ def detect_drift(
             skipped[name] = done
         else:
             results[name] = done
-    outcomes = {name: result[0] for name, result in results.items()}
+    output_names = config.output_names
+    outcomes = {name: r[0] for name, r in results.items() if name not in output_names}
+    output_outcomes = {name: r[0] for name, r in results.items() if name in output_names}
     kinds = {name: result[1] for name, result in results.items()}
     counts = {name: result[2] for name, result in results.items()}
     if not outcomes:
         raise SchemaError(
-            "no column can be drift-checked (the common columns are ids, timestamps or text: "
-            f"{', '.join(common)})",
+            "no data column can be drift-checked (the common columns are ids, timestamps, text "
+            f"or model outputs: {', '.join(common)})",
             hint="pass data with numerical or categorical features",
         )
 
     correction = config.correction_in_force
     outcomes = _apply_correction(outcomes, correction)
-    columns = {
-        name: ColumnDrift(
+
+    def verdict(name: str, o: TestOutcome) -> ColumnDrift:
+        return ColumnDrift(
             column=name,
             kind=kinds[name],
             test=o.test,
@@ -472,8 +507,9 @@ def detect_drift(
             reference_values=counts[name][0],
             current_values=counts[name][1],
         )
-        for name, o in outcomes.items()
-    }
+
+    columns = {name: verdict(name, o) for name, o in outcomes.items()}
+    outputs = {name: verdict(name, o) for name, o in output_outcomes.items()}
     share = sum(c.drifted for c in columns.values()) / len(columns)
     return DriftReport(
         dataset_drift=share >= settings.drift_share,
@@ -484,4 +520,5 @@ def detect_drift(
         columns=columns,
         skipped=skipped,
         correction=correction,
+        outputs=outputs,
     )

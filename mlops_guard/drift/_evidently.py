@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from mlops_guard.drift._settings import DriftSettings
 
@@ -78,15 +78,17 @@ def write_evidently_html(
     """Write Evidently's ``DataDriftPreset`` HTML report comparing ``current`` with
     ``reference``, on at most ``sample_rows`` rows of each (seeded), and return the path.
 
-    Column kinds are the ones :func:`detect_drift` infers, passed to Evidently explicitly, and
-    the id and timestamp columns are left out, so the report shows the columns the check tests.
+    Column kinds are the ones :func:`detect_drift` infers, passed to Evidently explicitly; the
+    id, timestamp and bookkeeping columns are left out, and the model outputs get a drift
+    widget each outside the preset, so the report shows the columns the check tests and the
+    drift share it computes.
     """
     from mlops_guard.drift._engine import summarise_frame_column
     from mlops_guard.drift._profile import ReferenceProfile
 
     settings = settings or DriftSettings()
     rows = sample_rows or settings.html_sample_rows
-    excluded = set(settings.exclude_columns)
+    excluded = set(settings.exclude_columns) | set(settings.bookkeeping_columns)
     if isinstance(reference, ReferenceProfile):
         names = [n for n in reference.columns if n in current.columns and n not in excluded]
         kinds = {n: reference.reference_column(n, settings).kind for n in names}
@@ -110,10 +112,15 @@ def write_evidently_html(
     os.environ.setdefault("DO_NOT_TRACK", "1")
     os.environ.setdefault("EVIDENTLY_DISABLE_TELEMETRY", "1")
     from evidently import DataDefinition, Dataset, Report
+    from evidently.metrics import ValueDrift
     from evidently.presets import DataDriftPreset
 
+    outputs = [n for n in chosen if n in settings.output_columns]
+    data_columns = [n for n in chosen if n not in settings.output_columns]
     definition = DataDefinition(numerical_columns=numerical, categorical_columns=categorical)
-    snapshot = Report([DataDriftPreset(drift_share=settings.drift_share)]).run(
+    metrics: list[Any] = [DataDriftPreset(columns=data_columns, drift_share=settings.drift_share)]
+    metrics.extend(ValueDrift(column=name) for name in outputs)
+    snapshot = Report(metrics).run(
         Dataset.from_pandas(cur_frame, data_definition=definition),
         Dataset.from_pandas(ref_frame[chosen], data_definition=definition),
     )

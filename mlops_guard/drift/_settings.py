@@ -11,6 +11,8 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from mlops_guard.data._scored import BOOKKEEPING_COLUMNS, OUTPUT_COLUMNS
+
 __all__ = ["Correction", "DriftSettings"]
 
 Correction = Literal["none", "bonferroni", "benjamini_hochberg"]
@@ -97,6 +99,20 @@ class DriftSettings(BaseSettings):
         default=("customer_id", "event_time"),
         description="Id and timestamp columns: never drift-checked (Evidently's id_column and "
         "timestamp roles).",
+    )
+    output_columns: tuple[str, ...] = Field(
+        default=OUTPUT_COLUMNS,
+        description="Model outputs the pipelines add to a scored batch (score, prediction): "
+        "tested for prediction drift and reported apart, never counted in the data set's "
+        "drift share, which is about the data the model receives (mlops-guard choice; "
+        "Evidently's DataDriftPreset counts every column it is given, so its share over data "
+        "and outputs reads 7 of 15 drifted columns where 7 of 13 features drifted).",
+    )
+    bookkeeping_columns: tuple[str, ...] = Field(
+        default=BOOKKEEPING_COLUMNS,
+        description="Columns the pipelines add to say who scored a row and when (model_version, "
+        "batch_id, scored_at): never drift-checked, like Evidently's id and timestamp roles; "
+        "a separate setting so that changing exclude_columns keeps them out.",
     )
     profile_exact_values: int = Field(
         default=20_000,

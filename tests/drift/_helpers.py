@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -32,3 +33,19 @@ def evidently_drift(
         elif config["type"].endswith("DriftedColumnsCount"):
             share = float(metric["value"]["share"])
     return columns, share
+
+
+def textfile_samples(directory: Path, metric: str) -> list[tuple[dict[str, str], float]]:
+    """Every sample of ``metric`` in the Prometheus textfiles under ``directory``, with its
+    labels: found by parsing, whatever the files are named and whatever labels the sink adds."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    found = []
+    for path in sorted(directory.rglob("*.prom")):
+        for family in text_string_to_metric_families(path.read_text()):
+            found.extend(
+                (dict(sample.labels), sample.value)
+                for sample in family.samples
+                if sample.name == metric
+            )
+    return found

@@ -74,6 +74,8 @@ def test_profile_then_drift_json(files: dict[str, Path], tmp_path: Path, capsys)
         "share_threshold",
         "rows",
         "columns",
+        "prediction_drift",
+        "outputs",
     }
 
     assert main(["drift", str(files["reference"]), str(files["drifted"]), "--json"]) == 0
@@ -184,3 +186,25 @@ def test_subprocess_bad_input_is_one_line_exit_2(files: dict[str, Path], tmp_pat
     assert len(lines) == 1
     assert "no column in common" in lines[0]
     assert "Traceback" not in done.stderr
+
+
+def test_scored_files_report_prediction_drift_apart(tmp_path: Path, capsys) -> None:
+    from mlops_guard.data import add_scores
+
+    def scored(rows: int, seed: int, shift: float, **spec: object) -> Path:
+        frame = features(rows, seed=seed, **spec)
+        rng = np.random.default_rng(seed)
+        scores = rng.beta(2 + shift, 5, rows)
+        out = add_scores(frame, scores, version="3", batch_id=f"b{seed}", threshold=0.5)
+        return write_table(out, tmp_path / f"scored-{seed}.parquet")
+
+    reference, current = scored(3000, 1, 0.0), scored(1000, 2, 3.0)
+    assert main(["drift", str(reference), str(current), "--json"]) == 0
+    document = _json(capsys)
+    assert document["prediction_drift"] is True
+    assert document["dataset_drift"] is False
+    assert set(document["outputs"]) == {"score", "prediction"}
+    assert not {"score", "prediction", "model_version", "batch_id"} & set(document["columns"])
+
+    assert main(["drift", str(reference), str(current)]) == 0
+    assert "prediction drift: yes" in capsys.readouterr().out

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlops_guard.data import make_dataset
+from mlops_guard.data import NUMERICAL_FEATURES, add_scores, make_dataset
 from mlops_guard.drift import DriftConfig, DriftSettings, detect_drift
 from mlops_guard.drift._stats import sturges_edges
 from mlops_guard.errors import ConfigError, EmptyData, SchemaError
@@ -30,7 +30,17 @@ def test_ids_timestamps_and_text_are_not_checked() -> None:
 def test_json_has_exactly_the_contract_keys() -> None:
     report = detect_drift(features(3000, 1), features(1000, 2, drift={"age": 1.0}))
     document = json.loads(json.dumps(report.to_json(), allow_nan=False))
-    assert set(document) == {"dataset_drift", "drift_share", "share_threshold", "rows", "columns"}
+    assert set(document) == {
+        "dataset_drift",
+        "drift_share",
+        "share_threshold",
+        "rows",
+        "columns",
+        "prediction_drift",
+        "outputs",
+    }
+    assert document["prediction_drift"] is None  # no model output in either frame
+    assert document["outputs"] == {}
     assert document["rows"] == {"reference": 3000, "current": 1000}
     age = document["columns"]["age"]
     assert {"kind", "test", "statistic", "threshold", "drifted"} <= set(age)
@@ -124,3 +134,62 @@ def test_bad_inputs_raise_clear_errors() -> None:
         detect_drift(reference, features(500, 2), config=DriftConfig(column_tests={"region": "ks"}))
     with pytest.raises(ConfigError, match="unknown drift test"):
         DriftConfig(column_tests={"age": "t-test"})  # type: ignore[dict-item]
+
+
+def _scored(frame: pd.DataFrame, seed: int, shift: float = 0.0) -> pd.DataFrame:
+    """``frame`` with scores drawn independently of its features (their drift is ``shift``)."""
+    rng = np.random.default_rng(seed)
+    scores = 1 / (1 + np.exp(-(rng.normal(-1.1 + shift, 1.0, len(frame)))))
+    return add_scores(frame, scores, version="1", batch_id=f"b{seed}", threshold=0.5)
+
+
+def test_model_outputs_are_reported_apart_and_do_not_dilute_the_drift_share() -> None:
+    drifted = dict.fromkeys(NUMERICAL_FEATURES[:7], 1.0)
+    reference = _scored(features(3000, 1), seed=1)
+    current = _scored(features(1500, 2, drift=drifted), seed=2)
+    report = detect_drift(reference, current)
+    # 7 of the 14 data columns (13 features and the label) drifted; score and prediction did not.
+    assert set(report.drifted_columns) == set(drifted)
+    assert set(report.columns) == set(features(10, 1).columns)
+    assert report.dataset_drift
+    assert report.drift_share == len(report.drifted_columns) / len(report.columns)
+    assert set(report.outputs) == {"score", "prediction"}
+    assert report.prediction_drift is False
+    for bookkeeping in ("model_version", "batch_id", "scored_at"):
+        assert bookkeeping not in report.columns
+        assert bookkeeping not in report.outputs
+    # Counted as data columns (the old rule), the two clean outputs hid the drift.
+    as_data = detect_drift(reference, current, config=DriftConfig(outputs=()))
+    assert {"score", "prediction"} <= set(as_data.columns)
+    assert not as_data.dataset_drift
+
+    moved = detect_drift(reference, _scored(features(1500, 3), seed=3, shift=1.0))
+    assert moved.prediction_drift is True
+    assert "score" in moved.drifted_outputs
+    assert not moved.dataset_drift
+    document = json.loads(json.dumps(moved.to_json(), allow_nan=False))
+    assert document["prediction_drift"] is True
+    assert document["outputs"]["score"]["drifted"] is True
+    assert "score" not in document["columns"]
+
+
+def test_outputs_are_judged_on_their_own_after_a_correction() -> None:
+    reference, current = _p_value_frames()
+    reference = _scored(reference, seed=4)
+    current = _scored(current, seed=5, shift=0.5)
+    plain = detect_drift(reference, current)
+    bonferroni = detect_drift(reference, current, config=DriftConfig(correction="bonferroni"))
+    # The correction counts the ten data columns, not the outputs.
+    m = len(plain.columns)
+    assert m == 10
+    for name, column in bonferroni.columns.items():
+        assert column.threshold == pytest.approx(0.05 / m), name
+    assert bonferroni.outputs["score"].threshold == plain.outputs["score"].threshold == 0.05
+    assert bonferroni.outputs["score"].drifted
+
+
+def test_only_model_outputs_in_common_is_a_clear_error() -> None:
+    reference = _scored(features(500, 1), seed=1)[["score", "prediction"]]
+    current = _scored(features(500, 2), seed=2)[["score", "prediction"]]
+    with pytest.raises(SchemaError, match="no data column can be drift-checked"):
+        detect_drift(reference, current)

@@ -118,3 +118,36 @@ def test_per_column_overrides_match_evidently(test: str) -> None:
         method, score, _threshold = expected[name]
         assert _EVIDENTLY_NAMES.get(method, method) == test
         assert report.columns[name].statistic == pytest.approx(score, abs=1e-6, rel=1e-6), name
+
+
+def test_model_outputs_match_evidently_and_stay_out_of_the_share() -> None:
+    import numpy as np
+
+    from mlops_guard.data import OUTPUT_COLUMNS, add_scores
+
+    def scored(frame: pd.DataFrame, batch: str) -> pd.DataFrame:
+        # A fixed logistic score of two features: it drifts when they do, like a model's.
+        logit = -0.04 * (frame["tenure_months"] - 30) + 0.03 * (frame["monthly_charges"] - 70)
+        return add_scores(
+            frame, 1 / (1 + np.exp(-logit)), version="1", batch_id=batch, threshold=0.5
+        )
+
+    reference = scored(features(3000, seed=31), "ref")
+    current = scored(
+        features(2000, seed=32, drift={"tenure_months": 0.6, "monthly_charges": 0.6}), "cur"
+    )
+    data = [str(c) for c in features(1, seed=31).columns]
+    checked = [*data, *OUTPUT_COLUMNS]
+    expected, _ = evidently_drift(reference[checked], current[checked])
+    _, share = evidently_drift(reference[checked], current[checked], columns=data)
+
+    report = detect_drift(reference, current)
+
+    assert set(report.columns) == set(data)
+    assert set(report.outputs) == set(OUTPUT_COLUMNS)
+    for name, column in {**report.columns, **report.outputs}.items():
+        method, score, _threshold = expected[name]
+        assert column.test == _EVIDENTLY_NAMES[method], name
+        assert column.statistic == pytest.approx(score, abs=1e-6, rel=1e-6), name
+    assert report.outputs["score"].drifted
+    assert report.drift_share == pytest.approx(share)
