@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import logging
+import sys
 from typing import Any
 
 _STATES = ("pending", "processing", "done", "failed", "recorded", "skipped")
@@ -52,6 +54,27 @@ def _alerts_settings(args: argparse.Namespace) -> Any:
         ) from exc
 
 
+class _ConsoleHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """The receiver's lines on stderr, one per event, with a timestamp."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+        self.setFormatter(logging.Formatter("%(asctime)s mlops-guard %(levelname)s %(message)s"))
+
+
+def _show_receiver_log() -> None:
+    """INFO and above of ``mlops_guard.alerts`` on stderr: where the receiver listens, the
+    warm-up, and one line per alert acted on. Only here, in the command: the library never
+    configures logging for the process that embeds it."""
+    logger = logging.getLogger("mlops_guard.alerts")
+    if not any(isinstance(handler, _ConsoleHandler) for handler in logger.handlers):
+        logger.addHandler(_ConsoleHandler())
+    logger.setLevel(logging.INFO)
+    # Printed once: Prefect's logging setup (event and deployment modes import it) puts a
+    # console handler on the root logger that would print every warning a second time.
+    logger.propagate = False
+
+
 def _serve(args: argparse.Namespace) -> int:
     from mlops_guard.alerts._receiver import serve
     from mlops_guard.errors import ConfigError
@@ -59,6 +82,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     if args.port is not None and not 0 <= args.port <= 65535:
         raise ConfigError(f"--port {args.port} is not a port", hint="use 0-65535")
+    _show_receiver_log()
     serve(
         args.host,
         args.port,

@@ -14,6 +14,12 @@ the outcome. A handler signals:
 Every alert is acted on at most once per incident even across crashes: the handlers pass an
 incident key (fingerprint and start time) to the registry, whose rollback is idempotent per key,
 so an action repeated after a crash between "acted" and "marked done" moves nothing.
+
+Before draining, the worker runs the receiver's warm-up (imports, MLflow client, one registry
+read), and repeats it after ``keepalive_seconds`` of quiet, so the first alert after a start or
+after hours of silence costs what any other does. Each outcome is one line on the
+``mlops_guard.alerts`` logger (``mlops-guard alerts serve`` prints them on stderr) and one
+run-log event, both naming the rollback mode.
 """
 
 from __future__ import annotations
@@ -25,12 +31,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from mlops_guard.errors import AliasConflict, GuardError, RegistryUnavailable
+from mlops_guard.errors import AlertError, AliasConflict, GuardError, RegistryUnavailable
 
 if TYPE_CHECKING:
     from mlops_guard.alerts._settings import AlertsSettings
     from mlops_guard.alerts._store import AlertStore, StoredAlert, StoreResult
     from mlops_guard.metrics import GuardMetrics
+    from mlops_guard.registry import AliasEvent
     from mlops_guard.settings import GuardSettings
 
 __all__ = [
@@ -50,6 +57,9 @@ _log = logging.getLogger("mlops_guard.alerts")
 # When nothing is due the worker still looks at the inbox this often, so a row written by
 # another tool (or a clock jump) is not left waiting for the next webhook.
 _IDLE_POLL_SECONDS = 1.0
+# While event mode waits for the flow run's move: a registry read a second is cheap next to the
+# seconds a worker needs, and finds the move within a second of it being recorded.
+_CONFIRM_POLL_SECONDS = 1.0
 _RETRYABLE: tuple[type[BaseException], ...] = (RegistryUnavailable,)
 
 
@@ -63,6 +73,7 @@ class ActionOutcome:
 
 
 ActionHandler = Callable[["StoredAlert"], ActionOutcome]
+Warmup = Callable[[], object]
 
 
 def incident_key(alert: StoredAlert) -> str:
@@ -91,7 +102,12 @@ class AlertProcessor:
         settings: AlertsSettings,
         guard_settings: GuardSettings | None = None,
         metrics: GuardMetrics | None = None,
+        warmup: Warmup | None = None,
+        mode: str | None = None,
     ) -> None:
+        """``warmup`` runs on the worker thread before the first alert and again after
+        ``keepalive_seconds`` of quiet; ``mode`` (default: the settings' rollback mode) names
+        the handler in log lines and run-log events."""
         from mlops_guard.metrics import get_metrics
 
         self.store = store
@@ -99,6 +115,10 @@ class AlertProcessor:
         self.settings = settings
         self.guard_settings = guard_settings
         self.metrics = metrics or get_metrics()
+        self.warmup = warmup
+        self.mode = mode or settings.rollback_mode
+        self.warmups = 0
+        self._warm = threading.Event()
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -137,10 +157,21 @@ class AlertProcessor:
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
+    def wait_warm(self, timeout: float | None = None) -> bool:
+        """Block until the first warm-up finished (True) or ``timeout`` passed (False)."""
+        return self._warm.wait(timeout)
+
     def _run(self) -> None:
+        # Warm before the first claim: an alert stored meanwhile waits for the imports either
+        # way, and afterwards finds everything loaded.
+        self._warm_up()
+        self._warm.set()
+        keepalive = self.settings.keepalive_seconds if self.warmup is not None else 0.0
+        quiet_since = time.monotonic()
         while not self._stopping.is_set():
             try:
                 if self.run_once() is not None:
+                    quiet_since = time.monotonic()
                     continue
                 due = self.store.next_due()
             except Exception as exc:  # noqa: BLE001 - the worker must outlive any one failure
@@ -149,8 +180,25 @@ class AlertProcessor:
                 _log.error("alert processor: %s: %s", type(exc).__name__, exc)
                 due = None
             wait = _IDLE_POLL_SECONDS if due is None else max(0.0, due - time.time())
+            if keepalive > 0:
+                if time.monotonic() - quiet_since >= keepalive:
+                    self._warm_up()
+                    quiet_since = time.monotonic()
+                wait = min(wait, max(0.0, quiet_since + keepalive - time.monotonic()))
             self._wake.wait(min(wait, _IDLE_POLL_SECONDS))
             self._wake.clear()
+
+    def _warm_up(self) -> None:
+        if self.warmup is None:
+            return
+        try:
+            self.warmup()
+        except Exception as exc:  # noqa: BLE001 - a cold receiver is slower, not broken
+            self.metrics.sink_failures_total.labels(sink="warmup").inc()
+            _log.warning(
+                "warm-up failed (%s: %s); alerts are still acted on", type(exc).__name__, exc
+            )
+        self.warmups += 1
 
     # One step -------------------------------------------------------------------------------
 
@@ -172,6 +220,7 @@ class AlertProcessor:
             else:
                 self.store.mark_skipped(alert.id, outcome.note or "skipped by the handler")
             self._count(alert, outcome.state)
+            self._say(logging.INFO, alert, outcome.state, outcome.result, note=outcome.note)
             self._log(
                 f"alert.action.{outcome.state}",
                 alert=alert,
@@ -191,12 +240,14 @@ class AlertProcessor:
             )
             self.store.mark_retry(alert.id, error, time.time() + delay)
             self._count(alert, "retried")
+            self._say(logging.WARNING, alert, "retry", error=error, retry_in=delay)
             self._log(
                 "alert.action.retry", "WARNING", alert=alert, error=error, retry_in_seconds=delay
             )
             return
         self.store.mark_failed(alert.id, error)
         self._count(alert, "failed")
+        self._say(logging.ERROR, alert, "failed", error=error)
         self._log("alert.action.failed", "ERROR", alert=alert, error=error, retryable=retryable)
 
     # Observability (best-effort: never breaks processing) -------------------------------------
@@ -221,6 +272,34 @@ class AlertProcessor:
         except GuardError:
             self.metrics.sink_failures_total.labels(sink="metrics").inc()
 
+    def _say(
+        self,
+        level: int,
+        alert: StoredAlert,
+        outcome: str,
+        result: dict[str, Any] | None = None,
+        *,
+        note: str | None = None,
+        error: str | None = None,
+        retry_in: float | None = None,
+    ) -> None:
+        """The one console line of an outcome: which alert, what happened, in which mode."""
+        text = (
+            f"alert {alert.alertname or '?'} model={alert.model or '-'} "
+            f"model_version={alert.labels.get('model_version') or '-'} "
+            f"fingerprint={alert.fingerprint} outcome={outcome} mode={self.mode}"
+        )
+        moved = _moved(result)
+        if moved:
+            text += f" moved {moved}"
+        if retry_in is not None:
+            text += f" retry_in={retry_in:g}s"
+        if note:
+            text += f": {note}"
+        if error:
+            text += f": {error}"
+        _log.log(level, "%s", text)
+
     def _count(self, alert: StoredAlert, outcome: str) -> None:
         self.metrics.alert_actions_total.labels(
             action=alert.action or "none", outcome=outcome
@@ -231,6 +310,7 @@ class AlertProcessor:
     ) -> None:
         from mlops_guard.runlog import log_event
 
+        fields["mode"] = self.mode
         if alert is not None:
             fields.update(
                 alert_id=alert.id,
@@ -282,11 +362,15 @@ def registry_rollback_handler(
     return handle
 
 
-def deployment_rollback_handler(settings: AlertsSettings) -> ActionHandler:
+def deployment_rollback_handler(
+    settings: AlertsSettings, guard_settings: GuardSettings | None = None
+) -> ActionHandler:
     """Run the rollback deployment through the Prefect API and wait for the flow run to finish.
 
     Each attempt is a new flow run (the idempotency key carries the attempt number, so a failed
-    run is not returned again); the flow's rollback is idempotent per incident key.
+    run is not returned again); the flow's rollback is idempotent per incident key. With
+    ``guard_settings`` the registry is read once after the run, to report the move it made
+    (``done``) or that the champion had moved on to another version (``skipped``).
     """
 
     def handle(alert: StoredAlert) -> ActionOutcome:
@@ -326,6 +410,16 @@ def deployment_rollback_handler(settings: AlertsSettings) -> ActionHandler:
                 f"rollback flow run {flow_run.id} ended {result['state']}",
                 hint="see the flow run's logs in Prefect; the receiver retries",
             )
+        if guard_settings is not None and alert.model is not None:
+            try:
+                seen = _registry_outcome(
+                    alert.model, key, version or None, guard_settings, final=True
+                )
+            except GuardError as exc:  # the run completed; the read only reports on it
+                _log.warning("rollback of %s not read back from the registry: %s", alert.model, exc)
+                seen = None
+            if seen is not None:
+                return ActionOutcome(seen.state, {**result, **seen.result}, seen.note)
         return ActionOutcome("done", result)
 
     return handle
@@ -358,19 +452,36 @@ def rollback_event(alert: StoredAlert) -> dict[str, Any]:
     }
 
 
-def event_rollback_handler() -> ActionHandler:
-    """Emit ``mlops_guard.alert.rollback`` to Prefect; the rollback deployment's trigger runs
-    the flow (idempotent per incident key). Fire-and-forget: ``done`` means the event was
-    handed to Prefect's events client, and the flow run records the move; use the
-    ``deployment`` mode to wait for the outcome.
+def event_rollback_handler(
+    guard_settings: GuardSettings,
+    settings: AlertsSettings,
+    *,
+    emit: Callable[..., Any] | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> ActionHandler:
+    """Emit ``mlops_guard.alert.rollback`` to Prefect, then wait until the registry shows that
+    the rollback deployment's trigger acted on it.
+
+    The outcome is read from the registry, never assumed from the emission: ``done`` once the
+    alias history holds a rollback carrying this incident's key (:func:`incident_key`);
+    ``skipped`` once the champion is no longer the alert's ``model_version`` because another
+    recorded move changed it. When neither shows within ``event_confirm_timeout_seconds`` the
+    alert is ``failed`` (:class:`~mlops_guard.errors.AlertError`, not retried): the event
+    reached Prefect but no flow run moved the alias, most often because no worker polls the
+    rollback deployment's work pool. ``emit`` (Prefect's ``emit_event``), ``clock`` and
+    ``sleep`` are injectable for tests.
     """
 
     def handle(alert: StoredAlert) -> ActionOutcome:
-        from prefect.events import emit_event
-
+        assert alert.model is not None  # triage only queues rollbacks that name a model
+        if emit is None:
+            from prefect.events import emit_event as send
+        else:
+            send = emit
         spec = rollback_event(alert)
         try:
-            sent = emit_event(**spec)
+            sent = send(**spec)
         except Exception as exc:
             raise RegistryUnavailable(
                 f"event {ROLLBACK_EVENT} not sent to Prefect: {exc}",
@@ -381,13 +492,95 @@ def event_rollback_handler() -> ActionHandler:
                 f"event {ROLLBACK_EVENT} not sent: no Prefect API is configured",
                 hint="set PREFECT_API_URL, or use MLOPS_GUARD_ALERTS_ROLLBACK_MODE=in_process",
             )
-        return ActionOutcome(
-            "done",
-            {"event_id": str(sent.id), "event": ROLLBACK_EVENT},
-            "event emitted; the rollback deployment's trigger runs the flow",
+        emitted = {"event_id": str(sent.id), "event": ROLLBACK_EVENT}
+        started = clock()
+        # The version the event names: the flow compares the champion with it, so do we.
+        version = spec["payload"]["model_version"] or None
+        outcome = _await_rollback(
+            alert.model,
+            incident_key(alert),
+            version,
+            guard_settings,
+            timeout=settings.event_confirm_timeout_seconds,
+            clock=clock,
+            sleep=sleep,
         )
+        result = {**emitted, **outcome.result, "waited_seconds": round(clock() - started, 3)}
+        return ActionOutcome(outcome.state, result, outcome.note)
 
     return handle
+
+
+def _await_rollback(
+    model: str,
+    key: str,
+    version: str | None,
+    guard_settings: GuardSettings,
+    *,
+    timeout: float,
+    clock: Callable[[], float],
+    sleep: Callable[[float], None],
+) -> ActionOutcome:
+    """Poll the registry until it shows the outcome of ``key``; AlertError after ``timeout``."""
+    deadline = clock() + timeout
+    while True:
+        final = clock() >= deadline
+        try:
+            outcome = _registry_outcome(model, key, version, guard_settings, final=final)
+        except RegistryUnavailable:
+            if final:  # MLflow, not the worker, is what failed: retried with backoff
+                raise
+            outcome = None
+        if outcome is not None:
+            return outcome
+        if final:
+            raise AlertError(
+                f"no rollback recorded within {timeout:g} s: is a worker polling the work pool?",
+                hint=f"the event {ROLLBACK_EVENT} reached Prefect but no run of the rollback "
+                f"deployment recorded a move of {model!r}; start a worker on the deployment's "
+                "work pool (prefect worker start --pool ...), check that the automation "
+                "'mlops-guard alert rollback' is enabled, or read the flow run's logs",
+            )
+        sleep(max(0.0, min(_CONFIRM_POLL_SECONDS, deadline - clock())))
+
+
+def _registry_outcome(
+    model: str, key: str, version: str | None, guard_settings: GuardSettings, *, final: bool
+) -> ActionOutcome | None:
+    """What the registry says about incident ``key``: ``done`` (a rollback carries the key),
+    ``skipped`` (the champion moved away from ``version`` by another recorded move), or None
+    (nothing yet). ``final`` also counts a move away from ``version`` that the alias history
+    does not record (made outside mlops-guard) as ``skipped``."""
+    from mlops_guard import registry
+
+    # The champion first, the history second: a move recorded in between is then in the
+    # history read, so one of our own is never mistaken for someone else's.
+    champion = registry.get_champion(model, settings=guard_settings)
+    events = registry.history(model, settings=guard_settings)
+    for event in events:
+        if event.action == "rollback" and event.alert_fingerprint == key:
+            return ActionOutcome("done", event.to_dict())
+    if version is None or champion == version:
+        return None
+    moves = [event for event in events if event.alias == "champion"]
+    recorded: AliasEvent | None = moves[-1] if moves and moves[-1].to_version == champion else None
+    # An unrecorded move may be a flow run between moving the alias and recording the move.
+    if recorded is None and not final:
+        return None
+    by = f"{recorded.action} by {recorded.actor}" if recorded else "a move outside mlops-guard"
+    return ActionOutcome(
+        "skipped",
+        {"alert_version": version, "champion": champion},
+        f"champion of {model!r} is version {champion}, no longer {version} ({by}); "
+        "this alert rolled nothing back",
+    )
+
+
+def _moved(result: dict[str, Any] | None) -> str | None:
+    """``champion 2 -> 1`` from a result that carries an alias event, else None."""
+    if not result or "to_version" not in result or "from_version" not in result:
+        return None
+    return f"{result.get('alias') or 'champion'} {result['from_version']} -> {result['to_version']}"
 
 
 def _event_dict(event: object) -> dict[str, Any]:

@@ -7,6 +7,11 @@ processor's thread, never in the request: Alertmanager's webhook timeout cannot 
 half. ``GET /healthz`` answers 200 while the processor runs (503 otherwise); ``GET /metrics``
 exposes the process's metrics.
 
+Start-up warms the receiver before it serves (bounded by ``warmup_timeout_seconds``): it imports
+what the rollback will import, builds the MLflow client and reads the registry once, so the
+first alert after a start is as fast as the others. A failed warm-up (MLflow down) is logged
+and counted in ``mlops_guard_sink_failures_total{sink="warmup"}``; the receiver starts anyway.
+
 >>> from mlops_guard.settings import GuardSettings
 >>> import tempfile
 >>> app = create_app(guard_settings=GuardSettings(workdir=tempfile.mkdtemp()),
@@ -16,29 +21,47 @@ exposes the process's metrics.
 from __future__ import annotations
 
 import hmac
+import importlib
 import ipaddress
 import json
+import logging
 import socket
-import sys
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 from mlops_guard.alerts._payload import WebhookPayload
-from mlops_guard.errors import AlertError, ConfigError
+from mlops_guard.errors import AlertError, ConfigError, GuardError
 
 if TYPE_CHECKING:
     from fastapi import FastAPI, Request, Response
 
-    from mlops_guard.alerts._processor import ActionHandler, AlertProcessor
+    from mlops_guard.alerts._processor import ActionHandler, AlertProcessor, Warmup
     from mlops_guard.alerts._settings import AlertsSettings
     from mlops_guard.alerts._store import AlertStore
     from mlops_guard.metrics import GuardMetrics
     from mlops_guard.settings import GuardSettings
 
-__all__ = ["create_app", "default_handler", "is_loopback", "serve", "webhook_token"]
+__all__ = [
+    "RegistryWarmup",
+    "create_app",
+    "default_handler",
+    "is_loopback",
+    "serve",
+    "webhook_token",
+]
 
 WEBHOOK_PATH = "/alertmanager"
+
+_log = logging.getLogger("mlops_guard.alerts")
+
+# What the first alert of each mode imports (measured: mlflow alone is ~2 s of a cold start).
+_WARM_MODULES: dict[str, tuple[str, ...]] = {
+    "in_process": ("mlflow", "mlops_guard.registry._aliases", "mlops_guard.runlog", "filelock"),
+    "deployment": ("mlflow", "mlops_guard.registry._aliases", "prefect.deployments"),
+    "event": ("mlflow", "mlops_guard.registry._aliases", "prefect.events"),
+}
 
 
 def is_loopback(host: str) -> bool:
@@ -78,8 +101,84 @@ def default_handler(guard_settings: GuardSettings, settings: AlertsSettings) -> 
             hint="set PREFECT_API_URL to the Prefect server's API, or use in_process",
         )
     if mode == "event":
-        return event_rollback_handler()
-    return deployment_rollback_handler(settings)
+        return event_rollback_handler(guard_settings, settings)
+    return deployment_rollback_handler(settings, guard_settings)
+
+
+class RegistryWarmup:
+    """The receiver's warm-up: import what the handler imports, build the MLflow client, read
+    the registry once (``search_registered_models(max_results=1)``, one try).
+
+    Called by the processor's thread at start and, as a keep-alive, after quiet spells. Never
+    raises: a failure is logged and counted in ``mlops_guard_sink_failures_total{sink="warmup"}``
+    and the first alert then pays for the connection itself. ``runs`` and ``last_ok`` say what
+    happened.
+    """
+
+    def __init__(
+        self, guard_settings: GuardSettings, settings: AlertsSettings, metrics: GuardMetrics
+    ) -> None:
+        self.guard_settings = guard_settings
+        self.settings = settings
+        self.metrics = metrics
+        self.runs = 0
+        self.last_ok: bool | None = None
+
+    def __call__(self) -> bool:
+        started = time.perf_counter()
+        first = self.runs == 0
+        self.runs += 1
+        try:
+            modules = self._modules()
+            for name in modules:
+                importlib.import_module(name)
+            self._read_registry()
+        except Exception as exc:  # noqa: BLE001 - a cold receiver is slower, not broken
+            self.last_ok = False
+            self.metrics.sink_failures_total.labels(sink="warmup").inc()
+            _log.warning(
+                "%s failed, alerts are still received and acted on: %s",
+                "warm-up" if first else "keep-alive registry read",
+                _one_line(exc),
+            )
+            return False
+        self.last_ok = True
+        _log.log(
+            logging.INFO if first else logging.DEBUG,
+            "%s in %.2f s: imported %s, MLflow client built, registry read",
+            "warmed up" if first else "keep-alive",
+            time.perf_counter() - started,
+            ", ".join(modules),
+        )
+        return True
+
+    def _modules(self) -> tuple[str, ...]:
+        from mlops_guard.registry._lock import lock_backend
+        from mlops_guard.registry._settings import RegistrySettings
+
+        modules = _WARM_MODULES[self.settings.rollback_mode]
+        if lock_backend(RegistrySettings()) == "prefect":
+            # The alias lock is then a Prefect concurrency limit, taken by every move.
+            modules += ("prefect.client.orchestration", "prefect.concurrency.sync")
+        return modules
+
+    def _read_registry(self) -> None:
+        from mlops_guard.registry._client import RegistryClient
+        from mlops_guard.registry._settings import RegistrySettings
+
+        # One try: a tracking server that is down must not hold the start-up back; the first
+        # alert has the full retry budget.
+        config = RegistrySettings().model_copy(update={"attempts": 1})
+        client = RegistryClient(self.guard_settings, config)
+        client.call(
+            "warm up the registry client",
+            lambda: client.mlflow.search_registered_models(max_results=1),
+        )
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc) if isinstance(exc, GuardError) else f"{type(exc).__name__}: {exc}"
+    return " ".join(text.split())[:500]
 
 
 def create_app(
@@ -89,11 +188,13 @@ def create_app(
     handler: ActionHandler | None = None,
     metrics: GuardMetrics | None = None,
     store: AlertStore | None = None,
+    warmup: Warmup | None = None,
 ) -> FastAPI:
     """Build the receiver. The inbox is opened (and locked) now, so a second receiver on the
     same inbox fails here with :class:`~mlops_guard.errors.AlertError`, before it listens.
 
-    ``handler`` defaults to :func:`default_handler`; tests inject their own.
+    ``handler`` defaults to :func:`default_handler`, ``warmup`` to :class:`RegistryWarmup`;
+    tests inject their own. ``app.state`` holds ``store``, ``processor`` and ``warmup``.
     """
     from fastapi import FastAPI
 
@@ -108,14 +209,29 @@ def create_app(
     metrics = metrics or get_metrics()
     handler = handler or default_handler(guard_settings, settings)
     inbox = store or AlertStore(settings.store_path(guard_settings.workdir), exclusive=True)
+    warm = warmup or RegistryWarmup(guard_settings, settings, metrics)
     processor = AlertProcessor(
-        inbox, handler, settings=settings, guard_settings=guard_settings, metrics=metrics
+        inbox,
+        handler,
+        settings=settings,
+        guard_settings=guard_settings,
+        metrics=metrics,
+        warmup=warm,
     )
     token = webhook_token(guard_settings)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        from starlette.concurrency import run_in_threadpool
+
         processor.start()
+        # Serve only once warm (or after the bound): a 200 from /healthz then means the first
+        # alert costs what any other does. Alerts that come meanwhile wait in the socket backlog.
+        if not await run_in_threadpool(processor.wait_warm, settings.warmup_timeout_seconds):
+            _log.warning(
+                "warm-up still running after %g s; serving anyway",
+                settings.warmup_timeout_seconds,
+            )
         try:
             yield
         finally:
@@ -131,6 +247,7 @@ def create_app(
     )
     app.state.store = inbox
     app.state.processor = processor
+    app.state.warmup = warm
 
     async def healthz(_request: Request) -> Response:
         from fastapi.responses import JSONResponse
@@ -305,7 +422,9 @@ def serve(
     """Run the receiver until SIGINT/SIGTERM (blocking).
 
     Refuses to listen beyond loopback without ``MLOPS_GUARD_WEBHOOK_TOKEN``: an open rollback
-    trigger on the network is a denial-of-service button.
+    trigger on the network is a denial-of-service button. Where it listens, the warm-up and
+    every alert's outcome are logged at INFO on the ``mlops_guard.alerts`` logger (the CLI
+    prints them on stderr).
     """
     from mlops_guard.alerts._settings import AlertsSettings
     from mlops_guard.settings import GuardSettings
@@ -326,11 +445,14 @@ def serve(
     try:
         app = create_app(guard_settings=guard_settings, settings=settings)
         bound_host, bound_port = sock.getsockname()[:2]
-        sys.stderr.write(
-            f"mlops-guard: alert receiver on http://{bound_host}:{bound_port}{WEBHOOK_PATH} "
-            f"(inbox {settings.store_path(guard_settings.workdir)})\n"
+        _log.info(
+            "alert receiver on http://%s:%s%s, inbox %s, rollback mode %s",
+            bound_host,
+            bound_port,
+            WEBHOOK_PATH,
+            settings.store_path(guard_settings.workdir),
+            settings.rollback_mode,
         )
-        sys.stderr.flush()
         config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
         uvicorn.Server(config).run(sockets=[sock])
     finally:

@@ -88,6 +88,31 @@ class AlertsSettings(BaseSettings):
         description="When the alert carries a model_version label and the champion is no longer "
         "that version, record the alert as stale instead of undoing another promotion.",
     )
+    event_confirm_timeout_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="In 'event' mode, how long to wait after emitting the event for the "
+        "registry to record the rollback of this incident before the alert is marked failed. "
+        "Trigger to finished flow run took about 7 s here with a process worker polling every "
+        "second; a worker polls every 10 s by default (PREFECT_WORKER_QUERY_SECONDS), so 60 s "
+        "covers a default poll, the process start and the run several times over.",
+    )
+    warmup_timeout_seconds: float = Field(
+        default=20.0,
+        gt=0,
+        description="How long start-up waits for the warm-up (imports of MLflow and the "
+        "registry, the MLflow client, one registry read) before serving anyway. The warm-up "
+        "took about 3.5 s on a quiet 2-CPU machine; its registry read is tried once, bounded by "
+        "the registry's 5 s request timeout (MLOPS_GUARD_REGISTRY_HTTP_TIMEOUT_SECONDS).",
+    )
+    keepalive_seconds: float = Field(
+        default=300.0,
+        ge=0,
+        description="After this long without an alert the idle processor repeats the warm-up's "
+        "registry read (one cheap query), so the first alert after hours of quiet does not pay "
+        "for a cold store or a dropped connection; 0 turns it off. Five minutes: an "
+        "mlops-guard choice, a few milliseconds of work each time.",
+    )
     shutdown_grace_seconds: float = Field(
         default=10.0,
         gt=0,

@@ -188,3 +188,50 @@ def test_receiver_killed_before_acting_rolls_back_once_after_restart(
     assert event.alert_fingerprint == incident_key(row)
     assert row.deliveries == 1
     assert row.attempts == 2
+
+
+def test_serve_prints_where_it_listens_the_warm_up_and_one_line_per_alert(
+    registered: GuardSettings,
+) -> None:
+    """What an operator sees on the console of `mlops-guard alerts serve`, and never the token."""
+    from mlops_guard.runlog import read_runlog
+
+    env = {
+        **os.environ,
+        "MLOPS_GUARD_WORKDIR": str(registered.workdir),
+        "MLOPS_GUARD_WEBHOOK_TOKEN": TOKEN,
+    }
+    env.pop("PREFECT_API_URL", None)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    inbox = registered.workdir / "alerts" / "inbox.sqlite"
+    receiver = _serve(env, port)
+    try:
+        wait_for(lambda: _healthy(url), 60, "the receiver")
+        body = payload(alert(model_version="2"))
+        assert httpx.post(f"{url}/alertmanager", json=body, headers=AUTH).status_code == 202
+        with AlertStore(inbox) as reader:
+            wait_for(lambda: reader.counts() == {"done": 1}, 60, "the rollback")
+    finally:
+        receiver.send_signal(signal.SIGTERM)
+        receiver.wait(30)
+    assert receiver.stderr is not None
+    console = receiver.stderr.read().decode()
+    lines = console.splitlines()
+
+    (listening,) = [i for i, line in enumerate(lines) if "alert receiver on" in line]
+    assert f"http://127.0.0.1:{port}/alertmanager" in lines[listening]
+    assert f"inbox {inbox}" in lines[listening]
+    assert "rollback mode in_process" in lines[listening]
+    (warmed,) = [i for i, line in enumerate(lines) if "warmed up in" in line]
+    (acted,) = [i for i, line in enumerate(lines) if "outcome=" in line]
+    assert listening < warmed < acted
+    assert lines[acted].endswith(
+        "INFO alert ModelErrorRateHigh model=churn model_version=2 "
+        "fingerprint=0a1b2c3d4e5f6071 outcome=done mode=in_process moved champion 2 -> 1"
+    )
+    assert TOKEN not in console
+    assert "Traceback" not in console
+    (event,) = [e for e in read_runlog(registered.runlog_path) if e["event"] == "alert.action.done"]
+    assert event["mode"] == "in_process"
+    assert TOKEN not in registered.runlog_path.read_text()
