@@ -5,6 +5,12 @@ back once, even when Alertmanager re-delivers it, the receiver restarts, or MLfl
 down. Resolved alerts and alerts without the action label are recorded, never acted on.
 Prometheus rules and the Alertmanager route that produce such alerts live in ``deployments/``.
 
+Every mode reports what the registry shows: ``in_process`` rolls back here, ``deployment`` waits
+for the rollback flow run, ``event`` emits ``mlops_guard.alert.rollback`` and waits (up to
+``MLOPS_GUARD_ALERTS_EVENT_CONFIRM_TIMEOUT_SECONDS``) for the alias history to record the
+rollback, else marks the alert failed. The receiver warms up before it serves and logs one
+line per alert (outcome, mode, what moved) on the ``mlops_guard.alerts`` logger.
+
 Run it::
 
     MLOPS_GUARD_WEBHOOK_TOKEN=... mlops-guard alerts serve --port 9095

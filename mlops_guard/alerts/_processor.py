@@ -117,7 +117,6 @@ class AlertProcessor:
         self.metrics = metrics or get_metrics()
         self.warmup = warmup
         self.mode = mode or settings.rollback_mode
-        self.warmups = 0
         self._warm = threading.Event()
         self._wake = threading.Event()
         self._stopping = threading.Event()
@@ -198,7 +197,6 @@ class AlertProcessor:
             _log.warning(
                 "warm-up failed (%s: %s); alerts are still acted on", type(exc).__name__, exc
             )
-        self.warmups += 1
 
     # One step -------------------------------------------------------------------------------
 

@@ -83,7 +83,8 @@ def webhook_token(guard_settings: GuardSettings) -> str | None:
 
 
 def default_handler(guard_settings: GuardSettings, settings: AlertsSettings) -> ActionHandler:
-    """The rollback handler the settings ask for (in-process, or the Prefect deployment)."""
+    """The rollback handler the settings ask for: in-process, the Prefect deployment (waited
+    for), or the Prefect event (confirmed in the registry)."""
     from mlops_guard.alerts._processor import (
         deployment_rollback_handler,
         event_rollback_handler,
