@@ -120,6 +120,26 @@ class GuardMetrics:
             ("model", "model_version", "metric"),
             registry=r,
         )
+        self.scoring_failures_total = Counter(
+            "mlops_guard_scoring_failures_total",
+            "Rows that passed validation but that the model failed to score (quarantined).",
+            ("model", "model_version"),
+            registry=r,
+        )
+        self.model_worse_than_previous = Gauge(
+            "mlops_guard_model_worse_than_previous",
+            "1 when the version scored the last labelled batch significantly worse than the "
+            "version it replaced did on the same rows, else 0.",
+            ("model", "model_version", "previous_version"),
+            registry=r,
+        )
+        self.model_loss_increase = Gauge(
+            "mlops_guard_model_loss_increase",
+            "Mean per-row Brier loss of the version minus that of the version it replaced, on "
+            "the last labelled batch (positive: worse).",
+            ("model", "model_version", "previous_version"),
+            registry=r,
+        )
 
         # Validation.
         self.validation_failed_expectations = Gauge(

@@ -63,7 +63,9 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mlflow_template: Pa
     path.mkdir()
     shutil.copyfile(mlflow_template, path / "mlflow.db")
     monkeypatch.setenv("MLOPS_GUARD_WORKDIR", str(path))
-    for name in ("MLOPS_GUARD_TRACKING_URI", "MLOPS_GUARD_PUSHGATEWAY_URL"):
+    # MLflow's set_tracking_uri also exports MLFLOW_TRACKING_URI, which mlops-guard honours:
+    # without this, a test would find the store of the test before it.
+    for name in ("MLOPS_GUARD_TRACKING_URI", "MLOPS_GUARD_PUSHGATEWAY_URL", "MLFLOW_TRACKING_URI"):
         monkeypatch.delenv(name, raising=False)
     return path
 

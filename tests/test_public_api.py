@@ -24,6 +24,7 @@ PACKAGES = [
     "mlops_guard.canary",
     "mlops_guard.alerts",
     "mlops_guard.monitors",
+    "mlops_guard.quality",
 ]
 
 

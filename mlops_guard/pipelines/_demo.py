@@ -468,6 +468,8 @@ def _drift(result: Any) -> dict[str, Any]:
         "dataset_drift": result.dataset_drift,
         "drift_share": round(result.report.drift_share, 3),
         "drifted": list(result.report.drifted_columns),
+        "prediction_drift": result.report.prediction_drift,
+        "drifted_outputs": list(result.report.drifted_outputs),
         "html": result.html,
     }
 

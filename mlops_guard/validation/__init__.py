@@ -29,6 +29,7 @@ if TYPE_CHECKING:
         REASON_COLUMN,
         quarantine_batch,
         quarantine_rows,
+        quarantine_unscored,
         read_manifest,
         split_rows,
     )
@@ -64,6 +65,7 @@ __all__ = [
     "gate",
     "quarantine_batch",
     "quarantine_rows",
+    "quarantine_unscored",
     "read_manifest",
     "split_rows",
 ]
@@ -79,6 +81,7 @@ __getattr__, __dir__ = lazy_exports(
         "REASON_COLUMN": "_quarantine",
         "quarantine_batch": "_quarantine",
         "quarantine_rows": "_quarantine",
+        "quarantine_unscored": "_quarantine",
         "read_manifest": "_quarantine",
         "split_rows": "_quarantine",
         "ExpectationOutcome": "_result",

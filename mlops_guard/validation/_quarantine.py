@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlops_guard.errors import ConfigError
-from mlops_guard.validation._result import ValidationResult
+from mlops_guard.validation._result import ExpectationOutcome, ValidationResult
 from mlops_guard.validation._settings import ValidationSettings
 from mlops_guard.validation._suite import Suite
 
@@ -24,6 +24,7 @@ __all__ = [
     "REASON_COLUMN",
     "quarantine_batch",
     "quarantine_rows",
+    "quarantine_unscored",
     "read_manifest",
     "split_rows",
 ]
@@ -161,6 +162,37 @@ def quarantine_rows(
     return _write(
         failing, quarantine_dir, kind="rows", result=result, source=source or result.source
     )
+
+
+#: The pseudo-expectation a row breaks when the model raised on it or gave no finite score.
+SCORING_EXPECTATION = "model_scores_row"
+
+
+def quarantine_unscored(
+    failing: pd.DataFrame,
+    *,
+    model: str,
+    version: str,
+    batch_rows: int,
+    quarantine_dir: str | Path,
+    source: str | None = None,
+) -> Path:
+    """Keep rows that passed validation but that version ``version`` of ``model`` failed to
+    score (with their :data:`REASON_COLUMN`), like :func:`quarantine_rows`. The manifest's
+    suite is ``<model>-v<version>`` and its one failure :data:`SCORING_EXPECTATION`."""
+    first = failing[REASON_COLUMN].iloc[0] if REASON_COLUMN in failing and len(failing) else None
+    outcome = ExpectationOutcome(
+        expectation=SCORING_EXPECTATION,
+        column=None,
+        success=False,
+        unexpected_count=len(failing),
+        detail=None if first is None else str(first),
+        row_level=True,
+    )
+    result = ValidationResult(
+        success=False, suite=f"{model}-v{version}", rows=batch_rows, outcomes=(outcome,)
+    )
+    return _write(failing, quarantine_dir, kind="unscored", result=result, source=source)
 
 
 def split_rows(
