@@ -1,12 +1,12 @@
 """The scheduled drift check: latest scored batches against the champion's reference profile.
 
-:func:`run_drift_check` reads the newest scored batch files of a model in
-``<workdir>/predictions/``, loads the reference profile stored with the champion version's
-training run (MLflow artifact :data:`PROFILE_ARTIFACT_PATH`), checks features, scores and
-predictions for drift (and the quality for concept drift when labels are present), then reports:
-a ``drift.checked`` run-log event, the drift gauges, and, on drift, the Prefect event
-``mlops_guard.drift.detected``. Observability is best effort: a failing sink is logged and
-counted, never raised.
+:func:`run_drift_check` loads the reference profile stored with the champion version's training
+run (MLflow artifact :data:`PROFILE_ARTIFACT_PATH`), reads the newest batches that this version
+scored (:func:`~mlops_guard.data.scored_batches`: never the challenger's, never canary splits),
+checks the features for data drift and the model outputs for prediction drift (and the quality
+for concept drift when labels are present), then reports: a ``drift.checked`` run-log event, the
+drift gauges, and, on drift, the Prefect event ``mlops_guard.drift.detected``. Observability is
+best effort: a failing sink is logged and counted, never raised.
 """
 
 from __future__ import annotations
@@ -44,8 +44,17 @@ __all__ = [
 ]
 
 DRIFT_EVENT = "mlops_guard.drift.detected"
-#: The training run's metric a concept-drift check compares with (the lead's training flow).
+#: The training run's metrics a concept-drift check compares with (the training flow logs
+#: them): the test-set ROC AUC, its DeLong standard error and the test set's row count.
 REFERENCE_QUALITY_METRIC = "test_roc_auc"
+REFERENCE_QUALITY_SE_METRIC = "test_roc_auc_se"
+REFERENCE_ROWS_METRIC = "test_rows"
+# The same figures in the profile's metadata, for profiles carried outside MLflow.
+_PROFILE_QUALITY_KEYS = {
+    REFERENCE_QUALITY_METRIC: "roc_auc",
+    REFERENCE_QUALITY_SE_METRIC: "roc_auc_se",
+    REFERENCE_ROWS_METRIC: "test_rows",
+}
 _log = logging.getLogger("mlops_guard.drift")
 
 
@@ -58,6 +67,15 @@ class ChampionReference:
     run_id: str
     profile: ReferenceProfile
     reference_quality: float | None
+    reference_quality_se: float | None = None
+    reference_rows: int | None = None
+
+    @property
+    def reference_positive_share(self) -> float | None:
+        """Share of positive labels in the profiled training data (None: no label column)."""
+        from mlops_guard.data import LABEL
+
+        return _positive_share(self.profile, LABEL)
 
 
 @dataclass(frozen=True)
@@ -83,6 +101,12 @@ class DriftCheckResult:
     def concept_drift(self) -> bool:
         return self.concept is not None and self.concept.significant
 
+    @property
+    def prediction_drift(self) -> bool | None:
+        """True when the model's outputs drifted from the reference's; None when the profile
+        holds no model output."""
+        return self.report.prediction_drift
+
     def to_json(self) -> dict[str, Any]:
         return {
             "model": self.model,
@@ -91,6 +115,10 @@ class DriftCheckResult:
             "batches": self.batches,
             "rows": self.rows,
             "drift": self.report.to_json(),
+            "prediction_drift": {
+                "drifted": self.report.prediction_drift,
+                "columns": {name: c.to_json() for name, c in self.report.outputs.items()},
+            },
             "concept": None if self.concept is None else self.concept.to_json(),
             "event_emitted": self.event_emitted,
             "html": self.html,
@@ -142,16 +170,25 @@ def load_champion_reference(model: str, settings: GuardSettings) -> ChampionRefe
                 "mlflow.log_artifact(path, artifact_path='reference')",
             ) from exc
         profile = load_profile(local)
-    quality: float | None = None
     try:
-        metrics = client.get_run(run_id).data.metrics
-        if REFERENCE_QUALITY_METRIC in metrics:
-            quality = float(metrics[REFERENCE_QUALITY_METRIC])
+        metrics: dict[str, float] = dict(client.get_run(run_id).data.metrics)
     except MlflowException:
-        quality = None
-    if quality is None and "roc_auc" in profile.metadata:
-        quality = float(profile.metadata["roc_auc"])
-    return ChampionReference(model, str(version.version), run_id, profile, quality)
+        metrics = {}
+    found: dict[str, float] = {}
+    for name, key in _PROFILE_QUALITY_KEYS.items():
+        value = metrics.get(name, profile.metadata.get(key))
+        if value is not None:
+            found[name] = float(value)
+    rows = found.get(REFERENCE_ROWS_METRIC)
+    return ChampionReference(
+        model,
+        str(version.version),
+        run_id,
+        profile,
+        found.get(REFERENCE_QUALITY_METRIC),
+        reference_quality_se=found.get(REFERENCE_QUALITY_SE_METRIC),
+        reference_rows=None if rows is None else int(rows),
+    )
 
 
 def load_champion_profile(model: str, settings: GuardSettings) -> ReferenceProfile:
@@ -159,17 +196,105 @@ def load_champion_profile(model: str, settings: GuardSettings) -> ReferenceProfi
     return load_champion_reference(model, settings).profile
 
 
-def latest_batches(settings: GuardSettings, model: str, count: int) -> list[Path]:
-    """The ``count`` newest scored batch files of ``model`` (by modification time)."""
-    directory = settings.predictions_dir
-    files = [p for p in directory.glob(f"{model}-v*-*.parquet") if p.is_file()]
+def _positive_share(profile: ReferenceProfile, label: str) -> float | None:
+    column = profile.columns.get(label)
+    if column is None:
+        return None
+    if column.numeric is not None and column.numeric.count:
+        state = column.numeric
+        return float(state.counts[state.values == 1.0].sum() / state.count)
+    if column.categories:
+        total = sum(column.categories.values())
+        positive = sum(n for key, n in column.categories.items() if key in (1, True, "1"))
+        return positive / total if total else None
+    return None
+
+
+def latest_batches(settings: GuardSettings, model: str, version: str, count: int) -> list[Path]:
+    """The ``count`` newest batches that version ``version`` of ``model`` scored, oldest first
+    (canary splits excluded).
+
+    Raises :class:`DataNotFound` naming the version when it has scored none.
+    """
+    from mlops_guard.data import scored_batches
+
+    files = scored_batches(settings, model, version, "batch")
     if not files:
         raise DataNotFound(
-            f"no scored batches of model {model!r} in {str(directory)!r}",
-            hint="run the inference flow first, or point MLOPS_GUARD_WORKDIR at its workdir",
+            f"no scored batches of model {model!r} version {version} (the champion) in "
+            f"{str(settings.predictions_dir)!r}",
+            hint="run the inference flow with this champion first; batches other versions "
+            "scored are not compared with its reference",
         )
-    files.sort(key=lambda p: (p.stat().st_mtime_ns, p.name))
-    return files[-count:]
+    return files[:count][::-1]
+
+
+def _champion_rows(
+    current: pd.DataFrame, version: str, notes: list[str], *, model: str
+) -> pd.DataFrame:
+    """The rows the champion scored. A file in the champion's place holds only those, unless
+    it was copied there or a flat name of an older workdir was ambiguous (see
+    :mod:`mlops_guard.data._scored`): the check must not judge another version's rows."""
+    from mlops_guard.data import MODEL_VERSION_COLUMN
+
+    if MODEL_VERSION_COLUMN not in current.columns:
+        return current
+    scored_by = current[MODEL_VERSION_COLUMN].astype("string")
+    keep = (scored_by == version).fillna(False).to_numpy(dtype=bool)
+    if keep.all():
+        return current
+    others = sorted(set(scored_by[~keep].fillna("<none>")))
+    if not keep.any():
+        raise DataNotFound(
+            f"the latest batches of model {model!r} hold no row scored by version {version} "
+            f"(the champion), only by {', '.join(others)}",
+            hint="score new batches with the champion, or move these files to their version",
+        )
+    notes.append(
+        f"dropped {int((~keep).sum())} rows scored by version(s) {', '.join(others)}, "
+        f"not by the champion version {version}"
+    )
+    return current.loc[keep].reset_index(drop=True)
+
+
+def _concept(
+    current: pd.DataFrame,
+    champion: ChampionReference,
+    config: DriftConfig,
+    notes: list[str],
+) -> ConceptDriftResult | None:
+    """Concept drift on the labelled rows, when there are any and a reference quality."""
+    from mlops_guard.data import LABEL, SCORE_COLUMN
+    from mlops_guard.drift._concept import concept_drift
+
+    if LABEL not in current.columns or SCORE_COLUMN not in current.columns:
+        return None
+    labelled = current[current[LABEL].notna()]
+    if champion.reference_quality is None:
+        notes.append("labels present but the champion run has no reference quality")
+        return None
+    if not len(labelled):
+        return None
+    if champion.reference_quality_se is None and champion.reference_rows is None:
+        notes.append(
+            f"the champion run logs neither {REFERENCE_QUALITY_SE_METRIC} nor "
+            f"{REFERENCE_ROWS_METRIC}: its quality is taken as exact, which overstates "
+            "significance"
+        )
+    try:
+        return concept_drift(
+            labelled[LABEL].to_numpy(),
+            labelled[SCORE_COLUMN].to_numpy(),
+            reference_quality=champion.reference_quality,
+            reference_se=champion.reference_quality_se,
+            reference_rows=champion.reference_rows,
+            reference_positive_share=champion.reference_positive_share,
+            metric="roc_auc",
+            settings=config.settings,
+        )
+    except DataError as exc:
+        notes.append(f"concept drift not checked: {exc}")
+        return None
 
 
 def _read_batches(paths: list[Path]) -> pd.DataFrame:
@@ -228,7 +353,6 @@ def run_drift_check(
     ``reference`` skips the MLflow lookup (tests, a caller that already holds it). With
     ``html_path`` Evidently's HTML report is written there (reference sampled from the profile).
     """
-    from mlops_guard.drift._concept import concept_drift
     from mlops_guard.drift._engine import DriftConfig, detect_drift
     from mlops_guard.metrics import MetricsSink, get_metrics
     from mlops_guard.runlog import bind, log_event, rfc3339_now
@@ -239,30 +363,12 @@ def run_drift_check(
     config = config or DriftConfig()
     metrics = metrics or get_metrics()
     count = batches or config.settings.check_batches
-    paths = latest_batches(settings, model, count)
-    current = _read_batches(paths)
     champion = reference or load_champion_reference(model, settings)
-    report = detect_drift(champion.profile, current, config=config)
+    paths = latest_batches(settings, model, champion.version, count)
     notes: list[str] = []
-
-    concept: ConceptDriftResult | None = None
-    from mlops_guard.data import LABEL
-
-    if LABEL in current.columns and "score" in current.columns:
-        labelled = current[current[LABEL].notna()]
-        if champion.reference_quality is None:
-            notes.append("labels present but the champion run has no reference quality")
-        elif len(labelled):
-            try:
-                concept = concept_drift(
-                    labelled[LABEL].to_numpy(),
-                    labelled["score"].to_numpy(),
-                    reference_quality=champion.reference_quality,
-                    metric="roc_auc",
-                    settings=config.settings,
-                )
-            except DataError as exc:
-                notes.append(f"concept drift not checked: {exc}")
+    current = _champion_rows(_read_batches(paths), champion.version, notes, model=model)
+    report = detect_drift(champion.profile, current, config=config)
+    concept = _concept(current, champion, config, notes)
 
     html: str | None = None
     if html_path is not None:
@@ -274,12 +380,14 @@ def run_drift_check(
 
     _set_metrics(metrics, model, report, concept)
     emitted = False
+    names = [p.relative_to(settings.predictions_dir).as_posix() for p in paths]
     payload = {
         "model": model,
         "model_version": champion.version,
         "drift_share": report.drift_share,
         "drifted_columns": report.drifted_columns,
-        "batches": [p.name for p in paths],
+        "prediction_drift": report.prediction_drift,
+        "batches": names,
         "rows": len(current),
     }
     if report.dataset_drift:
@@ -293,11 +401,14 @@ def run_drift_check(
             drift_share=report.drift_share,
             share_threshold=report.share_threshold,
             drifted_columns=report.drifted_columns,
-            batches=[p.name for p in paths],
+            prediction_drift=report.prediction_drift,
+            drifted_outputs=report.drifted_outputs,
+            batches=names,
             rows=len(current),
             concept_drift=None if concept is None else concept.significant,
             event_emitted=emitted,
             html=html,
+            notes=notes,
         )
     MetricsSink(settings, metrics).flush(flow="drift_check")
     return DriftCheckResult(

@@ -2,7 +2,8 @@
 
 The champion is registered with MLflow directly (a run holding the profile artifact and the
 reference quality, a model version, the ``champion`` alias), as the training flow does; the
-scored batches are real files in ``<workdir>/predictions/`` scored by a real scikit-learn model.
+scored batches are real files where the inference pipeline writes them
+(:func:`~mlops_guard.data.scored_batch_path`), scored by a real scikit-learn model.
 """
 
 from __future__ import annotations
@@ -16,12 +17,22 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlops_guard.data import FEATURES, LABEL, NUMERICAL_FEATURES, make_dataset, write_table
+from mlops_guard.data import (
+    FEATURES,
+    LABEL,
+    NUMERICAL_FEATURES,
+    add_scores,
+    make_dataset,
+    scored_batch_path,
+    write_table,
+)
 from mlops_guard.drift import (
     DRIFT_EVENT,
     PROFILE_ARTIFACT_PATH,
     build_profile,
+    concept_drift,
     load_champion_profile,
+    load_champion_reference,
     run_drift_check,
 )
 from mlops_guard.errors import DataNotFound, ModelNotFound, ProfileError
@@ -52,19 +63,22 @@ def model() -> Any:
 
 
 def _score(model: Any, frame: pd.DataFrame, version: str, batch: str) -> pd.DataFrame:
-    out = frame.copy()
-    out["score"] = model.predict_proba(frame[list(NUMERICAL_FEATURES)])[:, 1]
-    out["prediction"] = (out["score"] >= 0.5).astype("int64")
-    out["model_version"] = version
-    out["batch_id"] = batch
-    out["scored_at"] = pd.Timestamp.now(tz="UTC")
-    return out
+    scores = model.predict_proba(frame[list(NUMERICAL_FEATURES)])[:, 1]
+    return add_scores(frame, scores, version=version, batch_id=batch, threshold=0.5)
 
 
 def register_champion(
-    settings: GuardSettings, name: str, model: Any, *, with_profile: bool = True
+    settings: GuardSettings,
+    name: str,
+    model: Any,
+    *,
+    with_profile: bool = True,
+    quality: dict[str, float] | None = None,
 ) -> tuple[str, str]:
-    """A training run with the profile artifact, a version, the champion alias."""
+    """A training run with the profile artifact, a version, the champion alias.
+
+    ``quality``: the run's test-set metrics; default the ROC AUC of the profiled rows alone.
+    """
     import mlflow
     from mlflow.tracking import MlflowClient
     from sklearn.metrics import roc_auc_score
@@ -77,7 +91,9 @@ def register_champion(
     experiment_id = client.create_experiment(experiment, artifact_location=artifacts)
     reference = _score(model, make_dataset(rows=5000, seed=101), "1", "train")
     with mlflow.start_run(experiment_id=experiment_id) as run:
-        mlflow.log_metric("test_roc_auc", roc_auc_score(reference[LABEL], reference["score"]))
+        mlflow.log_metrics(
+            quality or {"test_roc_auc": roc_auc_score(reference[LABEL], reference["score"])}
+        )
         if with_profile:
             path = build_profile(reference).save(settings.workdir / "tmp" / "profile.json")
             mlflow.log_artifact(str(path), artifact_path=str(Path(PROFILE_ARTIFACT_PATH).parent))
@@ -90,16 +106,30 @@ def register_champion(
 
 
 def write_batches(
-    settings: GuardSettings, name: str, model: Any, specs: list[dict[str, Any]]
+    settings: GuardSettings,
+    name: str,
+    model: Any,
+    specs: list[dict[str, Any]],
+    *,
+    version: str = "1",
+    kind: str = "batch",
+    seed: int = 200,
+    first: int = 0,
+    path: Any = None,
 ) -> list[Path]:
+    """Scored batches ``b<first>``, ``b<first + 1>``... by ``version``, newer with each index;
+    written where the pipelines write them, or at ``path(batch_id)``."""
     paths = []
-    for i, spec in enumerate(specs):
+    for i, spec in enumerate(specs, start=first):
         batch = f"b{i}"
-        frame = _score(model, make_dataset(rows=1500, seed=200 + i, **spec), "1", batch)
-        path = write_table(frame, settings.predictions_dir / f"{name}-v1-{batch}.parquet")
+        frame = _score(model, make_dataset(rows=1500, seed=seed + i, **spec), version, batch)
+        target = (
+            scored_batch_path(settings, name, version, batch, kind) if path is None else path(batch)
+        )
+        written = write_table(frame, target)
         # Distinct modification times, oldest first, whatever the file system's resolution.
-        os.utime(path, ns=(1_700_000_000_000_000_000 + i * 10**9,) * 2)
-        paths.append(path)
+        os.utime(written, ns=(1_700_000_000_000_000_000 + i * 10**9,) * 2)
+        paths.append(written)
     return paths
 
 
@@ -120,10 +150,7 @@ def test_drifted_batches_are_detected_logged_counted_and_announced(
 
     assert result.dataset_drift
     assert result.model_version == version
-    assert [Path(p).name for p in result.batches] == [
-        f"{name}-v1-b2.parquet",
-        f"{name}-v1-b3.parquet",
-    ]
+    assert [Path(p).name for p in result.batches] == ["b2.parquet", "b3.parquet"]
     assert result.rows == 3000
     assert "age" in result.report.columns
     assert {"score", "prediction"} == set(result.report.outputs)
@@ -210,8 +237,138 @@ def test_missing_champion_batches_or_profile_are_clear_errors(
     register_champion(check_settings, name, model, with_profile=False)
     with pytest.raises(ProfileError, match="no drift profile"):
         load_champion_profile(name, check_settings)
-    with pytest.raises(DataNotFound, match="no scored batches"):
+    # The champion decides which batches count, so its profile is read first.
+    with pytest.raises(ProfileError, match="no drift profile"):
         run_drift_check(settings=check_settings, model=name)
+
+
+def test_only_the_champions_own_batches_are_judged(
+    check_settings: GuardSettings, metrics: GuardMetrics, model: Any
+) -> None:
+    name = f"churn-{uuid.uuid4().hex[:6]}"
+    version, _run = register_champion(check_settings, name, model)
+    assert version == "1"
+    with pytest.raises(DataNotFound, match=f"no scored batches of model '{name}' version 1"):
+        run_drift_check(settings=check_settings, model=name)
+    # Clean batches scored by the champion: one in a workdir's old flat layout, one new.
+    flat = write_batches(
+        check_settings,
+        name,
+        model,
+        [{}],
+        path=lambda b: check_settings.predictions_dir / f"{name}-v1-{b}.parquet",
+    )
+    own = write_batches(check_settings, name, model, [{}], first=1)
+    # Newer, drifted rows that are not the champion's batches: the challenger's, and canary
+    # splits of both versions (new layout and flat), which share the old naming.
+    write_batches(check_settings, name, model, [{"drift": _DRIFT}] * 2, version="2", first=2)
+    write_batches(check_settings, name, model, [{"drift": _DRIFT}], kind="canary", first=4)
+    write_batches(
+        check_settings,
+        name,
+        model,
+        [{"drift": _DRIFT}],
+        first=5,
+        path=lambda b: check_settings.predictions_dir / f"{name}-v1-canary-abc-s1a{b}.parquet",
+    )
+
+    result = run_drift_check(settings=check_settings, model=name, batches=5)
+
+    assert result.batches == [str(p) for p in (*flat, *own)]
+    assert result.rows == 3000
+    assert not result.dataset_drift
+    assert result.notes == [
+        "the champion run logs neither test_roc_auc_se nor test_rows: its quality is taken as "
+        "exact, which overstates significance"
+    ]
+    events = [e for e in read_runlog(check_settings.runlog_path) if e["event"] == "drift.checked"]
+    assert events[-1]["batches"] == [f"{name}-v1-b0.parquet", f"{name}/v1/batch/b1.parquet"]
+
+
+def test_rows_another_version_scored_are_dropped_with_a_note(
+    check_settings: GuardSettings, metrics: GuardMetrics, model: Any
+) -> None:
+    name = f"churn-{uuid.uuid4().hex[:6]}"
+    register_champion(check_settings, name, model)
+    # Copied into the champion's place by hand: half the rows are the challenger's, drifted.
+    clean = _score(model, make_dataset(rows=1500, seed=300), "1", "mixed")
+    drifted = _score(model, make_dataset(rows=1500, seed=301, drift=_DRIFT), "2", "mixed")
+    path = scored_batch_path(check_settings, name, "1", "mixed")
+    write_table(pd.concat([clean, drifted], ignore_index=True), path)
+    result = run_drift_check(settings=check_settings, model=name, batches=1)
+    assert result.rows == 1500
+    assert not result.dataset_drift
+    assert "dropped 1500 rows scored by version(s) 2, not by the champion version 1" in result.notes
+
+    write_table(drifted, path)
+    with pytest.raises(DataNotFound, match="no row scored by version 1"):
+        run_drift_check(settings=check_settings, model=name, batches=1)
+
+
+def test_the_champion_runs_quality_error_is_read_and_a_sampling_wobble_is_no_alarm(
+    check_settings: GuardSettings, metrics: GuardMetrics, model: Any
+) -> None:
+    """A test-set AUC of 0.811 on 4,000 rows against 13,500 labelled rows from the same
+    generator (AUC 0.800): the old rule, taking the reference as exact, raised concept drift."""
+    test_set = _score(model, make_dataset(rows=4000, seed=351), "1", "test")
+    measured = concept_drift(test_set[LABEL], test_set["score"], reference_quality=0.5)
+    name = f"churn-{uuid.uuid4().hex[:6]}"
+    register_champion(
+        check_settings,
+        name,
+        model,
+        quality={
+            "test_roc_auc": measured.current_quality,
+            "test_roc_auc_se": measured.current_se,
+            "test_rows": 4000.0,
+        },
+    )
+    reference = load_champion_reference(name, check_settings)
+    assert reference.reference_quality == pytest.approx(measured.current_quality)
+    assert reference.reference_quality_se == pytest.approx(measured.current_se)
+    assert reference.reference_rows == 4000
+    # The profiled training rows' share of churners (the test set's is not logged).
+    profiled = make_dataset(rows=5000, seed=101)[LABEL].mean()
+    assert reference.reference_positive_share == pytest.approx(profiled)
+    write_batches(check_settings, name, model, [{}] * 9, seed=254)
+
+    result = run_drift_check(settings=check_settings, model=name, batches=9)
+
+    assert result.concept is not None
+    assert result.rows == 13_500
+    assert result.concept.reference_method == "given"
+    assert result.concept.current_quality < result.concept.reference_quality - 0.01
+    assert not result.concept.significant
+    assert metrics.sample("mlops_guard_concept_drift", {"model": name}) == 0.0
+    document = result.to_json()["concept"]
+    assert document["reference_se"] == pytest.approx(measured.current_se)
+    assert (
+        document["reference_ci_low"] < document["reference_quality"] < document["reference_ci_high"]
+    )
+    # The old rule on the same figures: the reference as exact, no minimum effect.
+    labelled = pd.concat([pd.read_parquet(p) for p in result.batches], ignore_index=True)
+    old = concept_drift(
+        labelled[LABEL],
+        labelled["score"],
+        reference_quality=measured.current_quality,
+        min_drop=0.0,
+    )
+    assert old.significant
+
+
+def test_the_reference_row_count_alone_gives_an_approximate_error(
+    check_settings: GuardSettings, metrics: GuardMetrics, model: Any
+) -> None:
+    name = f"churn-{uuid.uuid4().hex[:6]}"
+    register_champion(
+        check_settings, name, model, quality={"test_roc_auc": 0.81, "test_rows": 4000.0}
+    )
+    write_batches(check_settings, name, model, [{}] * 2)
+    result = run_drift_check(settings=check_settings, model=name, batches=2)
+    assert result.concept is not None
+    assert result.concept.reference_method == "hanley_mcneil"
+    assert 0.005 < result.concept.reference_se < 0.012
+    assert result.notes == []
 
 
 @pytest.mark.slow
@@ -235,3 +392,4 @@ def test_drift_check_flow_writes_and_attaches_the_html_report(
     assert attached == [f"drift/{Path(result.html).name}"]
     assert np.isfinite(result.report.drift_share)
     assert set(FEATURES) - {"contract", "payment_method", "region"} <= set(result.report.columns)
+    assert result.to_json()["prediction_drift"]["columns"].keys() == {"score", "prediction"}
