@@ -334,6 +334,7 @@ class _Recorder:
         self._tag(f"step_{step.step}", summary)
 
     def decision(self, report: CanaryReport) -> None:
+        from mlops_guard.metrics import MetricsSink, get_metrics
         from mlops_guard.registry._flows import artifact_key, publish_table
         from mlops_guard.runlog import log_event
 
@@ -363,6 +364,9 @@ class _Recorder:
             f"{report.decision}",
         )
         self._tag("decision", body)
+        # The judgements reach the textfile or Pushgateway only here: a canary alert rule
+        # reads them there. The sink never raises.
+        MetricsSink(self.settings, get_metrics()).flush(flow="canary")
 
 
 @dataclass
@@ -548,20 +552,14 @@ def _write(
     settings: GuardSettings,
     config: CanarySettings,
 ) -> str:
-    """Scored rows as the inference pipeline writes them (one file per version and batch)."""
-    from datetime import UTC, datetime
+    """Scored rows in the inference pipeline's format, as a canary split of their version: a
+    place of their own, so the drift check never takes them for that version's batches."""
+    from mlops_guard.data import add_scores, scored_batch_path, write_table
 
-    import pandas as pd
-
-    from mlops_guard.data import write_table
-
-    out = part.copy()
-    out["score"] = scores
-    out["prediction"] = (scores >= config.decision_threshold).astype("int64")
-    out["model_version"] = version
-    out["batch_id"] = batch_id
-    out["scored_at"] = pd.Timestamp(datetime.now(UTC))
-    path = settings.predictions_dir / f"{model}-v{version}-{batch_id}.parquet"
+    out = add_scores(
+        part, scores, version=version, batch_id=batch_id, threshold=config.decision_threshold
+    )
+    path = scored_batch_path(settings, model, version, batch_id, "canary")
     return str(write_table(out, path))
 
 

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from mlops_guard.canary import CanarySettings, route_to_challenger, run_canary
+from mlops_guard.data import SCORED_COLUMNS, read_table, scored_batch_path, scored_batches
 from mlops_guard.errors import UsageError
 from mlops_guard.metrics import GuardMetrics
 from mlops_guard.registry import get_challenger, get_champion, history, promote, set_challenger
@@ -83,11 +84,54 @@ def test_a_worse_challenger_fails_and_the_champion_stays(
         labels = {"model": "churn", "model_version": version}
         assert (metrics.sample("mlops_guard_predictions_total", labels) or 0) > 0
         assert metrics.sample("mlops_guard_model_error_rate", labels) == 0.0
-    # Scored rows of both versions were written where the inference pipeline writes them.
-    assert {Path(p).name.split("-canary-")[0] for p in report.predictions} == {
-        "churn-v1",
-        "churn-v3",
+    # Scored rows of both versions were written as canary splits of their version, in the
+    # inference pipeline's format, where no reader of that version's batches picks them up.
+    assert {Path(p).parent for p in report.predictions} == {
+        scored_batch_path(store, "churn", version, "x", "canary").parent for version in ("1", "3")
     }
+    assert sorted(report.predictions) == sorted(
+        str(p) for v in ("1", "3") for p in scored_batches(store, "churn", v, "canary")
+    )
+    assert scored_batches(store, "churn", "1") == scored_batches(store, "churn", "3") == []
+    split = read_table(report.predictions[0])
+    assert set(SCORED_COLUMNS) <= set(split.columns)
+    assert split["batch_id"].str.startswith("canary-").all()
+
+
+def test_the_canary_judgements_reach_the_metrics_sink(
+    store: GuardSettings,
+    batches: Batches,
+    metrics: GuardMetrics,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from mlops_guard.metrics import MetricsSink
+    from tests.drift._helpers import textfile_samples
+
+    flushed: list[str | None] = []
+    real_flush = MetricsSink.flush
+
+    def recording_flush(self: MetricsSink, *, flow: str | None = None) -> bool:
+        # The real sink writes the real textfile; this only notes which flow flushed.
+        flushed.append(flow)
+        return real_flush(self, flow=flow)
+
+    monkeypatch.setattr(MetricsSink, "flush", recording_flush)
+    _aliases(store, "1", "3")
+    assert textfile_samples(store.workdir, "mlops_guard_canary_judgements_total") == []
+
+    report = run_canary([str(p) for p in batches(1)], settings=store)
+
+    assert report.decision == "failed"
+    assert "canary" in flushed
+    written = textfile_samples(store.workdir, "mlops_guard_canary_judgements_total")
+    fails = [
+        (labels, value)
+        for labels, value in written
+        if labels.get("model") == "churn" and labels.get("verdict") == "fail"
+    ]
+    assert [value for _labels, value in fails] == [1.0]
+    # A sink that labels series with their flow (as a Pushgateway group does) says canary.
+    assert {labels.get("flow", "canary") for labels, _value in fails} == {"canary"}
 
 
 @pytest.mark.slow  # scores 3 x 3,000 rows in small timed calls with both models: ~10 s here
