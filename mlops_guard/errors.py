@@ -16,6 +16,8 @@ where they are caught, with ``raise ... from exc`` so the cause stays inspectabl
     │   └── SchemaError             missing, extra, duplicate or mistyped columns
     ├── SuiteError                  an expectation suite cannot be found or parsed
     ├── ProfileError                a drift reference profile is unreadable or incompatible
+    ├── ContractError               a model contract is missing, inconsistent, or does not fit
+    │                               the data (labels outside the task's classes, ...)
     ├── RegistryError               the MLflow Model Registry refused or failed a request
     │   ├── RegistryUnavailable     MLflow could not be reached after retries (exit_code 3)
     │   ├── ModelNotFound           no registered model of that name
@@ -47,6 +49,7 @@ __all__ = [
     "CanaryFailed",
     "CheckFailed",
     "ConfigError",
+    "ContractError",
     "DataError",
     "DataNotFound",
     "DriftDetected",
@@ -126,6 +129,10 @@ class SuiteError(GuardError):
 
 class ProfileError(GuardError):
     """A drift reference profile is unreadable, from another version, or of another schema."""
+
+
+class ContractError(GuardError):
+    """A model contract is missing, inconsistent, or does not fit the data."""
 
 
 class RegistryError(GuardError):

@@ -25,6 +25,7 @@ PACKAGES = [
     "mlops_guard.alerts",
     "mlops_guard.monitors",
     "mlops_guard.quality",
+    "mlops_guard.contract",
 ]
 
 
