@@ -1,6 +1,7 @@
-"""Labelled quality of model versions: is the champion worse than the version it replaced?
+"""Labelled quality of model versions: the metrics of a version with their intervals
+(:func:`measure`), and whether the champion is worse than the version it replaced.
 
->>> from mlops_guard.quality import compare_versions  # doctest: +SKIP
+>>> from mlops_guard.quality import measure, compare_versions  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -16,14 +17,18 @@ if TYPE_CHECKING:
         batch_quality,
         compare_versions,
     )
+    from mlops_guard.quality._metrics import MetricValue, QualityReport, measure
     from mlops_guard.quality._settings import QualitySettings
 
 __all__ = [
     "BatchQuality",
+    "MetricValue",
+    "QualityReport",
     "QualitySettings",
     "VersionComparison",
     "batch_quality",
     "compare_versions",
+    "measure",
 ]
 
 __getattr__, __dir__ = lazy_exports(
@@ -33,6 +38,9 @@ __getattr__, __dir__ = lazy_exports(
         "VersionComparison": "_compare",
         "batch_quality": "_compare",
         "compare_versions": "_compare",
+        "MetricValue": "_metrics",
+        "QualityReport": "_metrics",
+        "measure": "_metrics",
         "QualitySettings": "_settings",
     },
 )
