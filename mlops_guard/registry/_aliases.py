@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from mlops_guard.settings import GuardSettings
 
 __all__ = [
+    "ALIAS_MOVED_EVENT",
     "CHALLENGER",
     "CHAMPION",
     "aliases",
@@ -51,6 +52,12 @@ __all__ = [
 
 CHAMPION = "champion"
 CHALLENGER = "challenger"
+#: The Prefect event of every alias move (promote, rollback, challenger set or removed), on
+#: resource ``mlops_guard.model.<model>``. Payload: model, alias, action, from_version,
+#: to_version, reason, actor, alert_fingerprint, seq, at, and the flow run and trace ids when
+#: known; a key whose value is None (no version before a first promotion, none after a removal,
+#: no alert) is left out.
+ALIAS_MOVED_EVENT = "mlops_guard.alias.moved"
 
 _log = logging.getLogger("mlops_guard.registry")
 _RUNLOG_EVENTS: dict[str, str] = {
@@ -99,7 +106,7 @@ def _check_unmoved(model: str, alias: str, decided_on: str | None, now: str | No
 
 
 def _observe(event: AliasEvent, settings: GuardSettings) -> None:
-    """Metrics and run log for a move that happened; best-effort, never raises."""
+    """Metrics, run log and Prefect event for a move that happened; best-effort, never raises."""
     try:
         from mlops_guard.metrics import get_metrics
 
@@ -127,6 +134,41 @@ def _observe(event: AliasEvent, settings: GuardSettings) -> None:
         alert_fingerprint=event.alert_fingerprint,
         seq=event.seq,
     )
+    _emit_moved(event)
+
+
+def _emit_moved(event: AliasEvent) -> None:
+    try:
+        from mlops_guard.monitors._monitor import prefect_api_configured
+        from mlops_guard.runlog import current_context
+
+        context = current_context()
+        # Without an API URL Prefect's emit_event starts an ephemeral server (tens of seconds)
+        # to send to; inside a flow or task run that server is already up, so send there.
+        if not (prefect_api_configured() or context.get("flow_run_id")):
+            return
+        from mlops_guard.integrations.prefect import emit_prefect_event
+
+        emit_prefect_event(
+            ALIAS_MOVED_EVENT,
+            {
+                "model": event.model,
+                "alias": event.alias,
+                "action": event.action,
+                "from_version": event.from_version,
+                "to_version": event.to_version,
+                "reason": event.reason,
+                "actor": event.actor,
+                "alert_fingerprint": event.alert_fingerprint,
+                "seq": event.seq,
+                "at": event.at,
+                "flow_run_id": context.get("flow_run_id"),
+                "trace_id": context.get("trace_id"),
+            },
+            resource_id=f"mlops_guard.model.{event.model}",
+        )
+    except Exception as exc:  # noqa: BLE001 - observability never breaks the move
+        _log.warning("alias-move event not emitted (%s: %s)", type(exc).__name__, exc)
 
 
 def _apply(client: RegistryClient, event: AliasEvent) -> None:

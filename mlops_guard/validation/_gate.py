@@ -19,9 +19,18 @@ if TYPE_CHECKING:
     from mlops_guard.metrics import GuardMetrics
     from mlops_guard.settings import GuardSettings, ValidationPolicy
 
-__all__ = ["GateResult", "gate"]
+__all__ = ["VALIDATION_FAILED_EVENT", "GateResult", "gate"]
 
 _POLICIES = ("fail", "quarantine_rows")
+#: The Prefect event of a gated batch that failed validation, on resource
+#: ``mlops_guard.suite.<suite>``. Payload: suite, flow, source, policy, rows, rows_passed,
+#: rows_quarantined, failed_expectations (how many), failed (the first
+#: :data:`MAX_EVENT_FAILURES`: expectation, column, unexpected_count), quarantined (the
+#: quarantine entry), and the flow run and trace ids when known.
+VALIDATION_FAILED_EVENT = "mlops_guard.validation.failed"
+#: Failed expectations listed in the event; the quarantine manifest has them all. A suite can
+#: hold hundreds of expectations, and Prefect refuses events above its size limit.
+MAX_EVENT_FAILURES = 20
 
 
 @dataclass(frozen=True)
@@ -90,6 +99,70 @@ def _observe(
         quarantined=result.quarantined,
         source=result.source,
     )
+    if not result.success:
+        _emit_failed(
+            result,
+            flow=flow,
+            policy=policy,
+            rows_passed=rows_passed,
+            rows_quarantined=rows_quarantined,
+            metrics=metrics,
+        )
+
+
+def _emit_failed(
+    result: ValidationResult,
+    *,
+    flow: str,
+    policy: str,
+    rows_passed: int,
+    rows_quarantined: int,
+    metrics: GuardMetrics,
+) -> None:
+    import logging
+
+    try:
+        from mlops_guard.monitors._monitor import prefect_api_configured
+        from mlops_guard.runlog import current_context
+
+        context = current_context()
+        # Without an API URL Prefect's emit_event starts an ephemeral server (tens of seconds)
+        # to send to; inside a flow or task run that server is already up, so send there.
+        if not (prefect_api_configured() or context.get("flow_run_id")):
+            return
+        from mlops_guard.integrations.prefect import emit_prefect_event
+
+        failed = result.failed
+        emit_prefect_event(
+            VALIDATION_FAILED_EVENT,
+            {
+                "suite": result.suite,
+                "flow": flow,
+                "source": result.source,
+                "policy": policy,
+                "rows": result.rows,
+                "rows_passed": rows_passed,
+                "rows_quarantined": rows_quarantined,
+                "failed_expectations": len(failed),
+                "failed": [
+                    {
+                        "expectation": o.expectation,
+                        "column": o.column,
+                        "unexpected_count": o.unexpected_count,
+                    }
+                    for o in failed[:MAX_EVENT_FAILURES]
+                ],
+                "quarantined": result.quarantined,
+                "flow_run_id": context.get("flow_run_id"),
+                "trace_id": context.get("trace_id"),
+            },
+            resource_id=f"mlops_guard.suite.{result.suite}",
+            metrics=metrics,
+        )
+    except Exception as exc:  # noqa: BLE001 - observability never breaks the job
+        logging.getLogger("mlops_guard.validation").warning(
+            "validation event not emitted (%s: %s)", type(exc).__name__, exc
+        )
 
 
 def gate(
@@ -115,8 +188,10 @@ def gate(
     the batch (the label at scoring time); when absent, expectations about them are skipped.
 
     Updates ``mlops_guard_validation_failed_expectations{flow,suite}``,
-    ``mlops_guard_validation_runs_total`` and ``mlops_guard_rows_quarantined_total``, and logs
-    ``validation.completed`` or ``validation.failed`` to the run log.
+    ``mlops_guard_validation_runs_total`` and ``mlops_guard_rows_quarantined_total``, logs
+    ``validation.completed`` or ``validation.failed`` to the run log, and emits the Prefect event
+    :data:`VALIDATION_FAILED_EVENT` for a batch that failed (when a Prefect API is configured or
+    the gate runs inside a flow run).
 
     >>> from mlops_guard.data import make_dataset
     >>> from mlops_guard.settings import GuardSettings
