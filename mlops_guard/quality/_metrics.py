@@ -34,7 +34,15 @@ if TYPE_CHECKING:
     from mlops_guard.contract._model import ModelContract
     from mlops_guard.quality._settings import QualitySettings
 
-__all__ = ["REPORT_FORMAT", "MetricValue", "QualityReport", "measure"]
+__all__ = [
+    "REPORT_FORMAT",
+    "MetricComparison",
+    "MetricValue",
+    "QualityComparison",
+    "QualityReport",
+    "compare_quality",
+    "measure",
+]
 
 #: Version of the JSON layout of a :class:`QualityReport`.
 REPORT_FORMAT = 1
@@ -385,3 +393,140 @@ def measure(
     losses = -np.where(positive, np.log(clipped), np.log1p(-clipped))
     bootstrap("log_loss", _mean, losses, higher=False)
     return QualityReport(contract.task, rows, level, metrics)
+
+
+@dataclass(frozen=True)
+class MetricComparison:
+    """One metric of a batch against the reference: the change (current - reference), its
+    interval at the comparison's confidence, and the verdict."""
+
+    name: str
+    reference: float
+    current: float
+    lower: float
+    upper: float
+    change: float
+    degraded: bool
+    better: bool
+    higher_is_better: bool
+    min_effect: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "reference": self.reference,
+            "current": self.current,
+            "lower": self.lower,
+            "upper": self.upper,
+            "change": self.change,
+            "degraded": self.degraded,
+            "better": self.better,
+        }
+
+
+@dataclass(frozen=True)
+class QualityComparison:
+    """Every metric both reports carry, compared; ``degraded`` when any metric is."""
+
+    confidence: float
+    metrics: dict[str, MetricComparison]
+
+    @property
+    def degraded(self) -> bool:
+        return any(m.degraded for m in self.metrics.values())
+
+    @property
+    def degraded_metrics(self) -> list[str]:
+        return [name for name, m in self.metrics.items() if m.degraded]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "degraded": self.degraded,
+            "confidence": self.confidence,
+            "metrics": {name: m.to_json() for name, m in self.metrics.items()},
+        }
+
+
+def _min_effect(metric: MetricValue, reference: float, settings: QualitySettings) -> float | None:
+    """The smallest worsening of ``metric`` that counts, or None for a metric with no margin."""
+    absolute = {
+        "accuracy": settings.min_accuracy_drop,
+        "roc_auc": settings.min_auc_drop,
+        "macro_f1": settings.min_f1_drop,
+    }
+    if metric.name in absolute:
+        return absolute[metric.name]
+    if metric.name in {"log_loss", "mae", "rmse"}:
+        return settings.min_relative_error_increase * abs(reference)
+    return None
+
+
+def compare_quality(
+    reference: QualityReport, current: QualityReport, settings: QualitySettings | None = None
+) -> QualityComparison:
+    """Compare each metric on both reports: ``change = current - reference`` and its interval.
+
+    The interval of the change comes from the two reports' own intervals by Newcombe's method
+    of variance estimates recovery (MOVER; Newcombe 1998, Zou & Donner 2008), which keeps the
+    asymmetry of Wilson and bootstrap intervals::
+
+        lower = change - sqrt((current - current.lower)**2 + (reference.upper - reference)**2)
+        upper = change + sqrt((current.upper - current)**2 + (reference - reference.lower)**2)
+
+    each half-width first rescaled from its report's confidence to ``interval_confidence``.
+    A metric is *degraded* when the whole interval lies on the worse side of the metric's
+    minimum effect (``min_accuracy_drop``, ``min_auc_drop``, ``min_f1_drop``, or
+    ``min_relative_error_increase`` times the reference for log loss, MAE, RMSE): worse beyond
+    chance *and* by more than the margin. It is *better* when the whole interval lies on the
+    better side of zero. A metric only one report carries is not compared.
+
+    >>> ref = QualityReport("regression", 1000, 0.95,
+    ...     {"mae": MetricValue("mae", 1.0, 0.95, 1.05, False, "bootstrap")})
+    >>> worse = QualityReport("regression", 1000, 0.95,
+    ...     {"mae": MetricValue("mae", 1.3, 1.24, 1.36, False, "bootstrap")})
+    >>> compare_quality(ref, worse).metrics["mae"].degraded
+    True
+    >>> compare_quality(worse, ref).metrics["mae"].better
+    True
+    """
+    from mlops_guard.quality._settings import QualitySettings
+
+    settings = settings or QualitySettings()
+    if reference.task != current.task:
+        raise ContractError(
+            f"the reference quality is of a {reference.task} model, the batch's of a "
+            f"{current.task} model",
+            hint="measure both with the same model version's contract",
+        )
+    z = _normal_quantile(settings.interval_confidence)
+    z_reference = z / _normal_quantile(reference.confidence)
+    z_current = z / _normal_quantile(current.confidence)
+    compared: dict[str, MetricComparison] = {}
+    for name, ref in reference.metrics.items():
+        cur = current.metrics.get(name)
+        margin = _min_effect(ref, ref.value, settings)
+        if cur is None or margin is None:
+            continue
+        change = cur.value - ref.value
+        lower = change - math.hypot(
+            (cur.value - cur.lower) * z_current, (ref.upper - ref.value) * z_reference
+        )
+        upper = change + math.hypot(
+            (cur.upper - cur.value) * z_current, (ref.value - ref.lower) * z_reference
+        )
+        if ref.higher_is_better:
+            degraded, better = upper < -margin, lower > 0
+        else:
+            degraded, better = lower > margin, upper < 0
+        compared[name] = MetricComparison(
+            name=name,
+            reference=ref.value,
+            current=cur.value,
+            lower=lower,
+            upper=upper,
+            change=change,
+            degraded=bool(degraded),
+            better=bool(better),
+            higher_is_better=ref.higher_is_better,
+            min_effect=margin,
+        )
+    return QualityComparison(confidence=settings.interval_confidence, metrics=compared)
