@@ -12,13 +12,17 @@ summaries instead of rows, so a million-row check takes about a second.
 >>> report.columns["age"].drifted, report.columns["age"].test
 (True, 'wasserstein')
 
-* :func:`detect_drift` -> :class:`DriftReport` (``to_json()`` is the ``drift --json`` shape);
+* :func:`detect_drift` -> :class:`DriftReport` (``to_json()`` is the ``drift --json`` shape;
+  model outputs are reported apart, as prediction drift, outside the drift share);
   :class:`DriftConfig` for per-column tests and thresholds and a multiple-testing correction.
 * :func:`build_profile`, :func:`load_profile`, :func:`merge`, :class:`ReferenceProfile`; what
   a profile keeps exactly and what approximately (with the error bound) is documented in
   ``mlops_guard/drift/_profile.py``.
 * :func:`write_evidently_html`: Evidently's own report, on a seeded sample.
-* :func:`concept_drift`: labelled quality against the reference, with an interval.
+* :func:`concept_drift`: labelled quality against the reference, both with their sampling
+  error, beyond a minimum effect; :func:`hanley_mcneil_se` when only the reference's row count
+  is known. The training run's metrics it reads: :data:`REFERENCE_QUALITY_METRIC`,
+  :data:`REFERENCE_QUALITY_SE_METRIC`, :data:`REFERENCE_ROWS_METRIC`.
 * :func:`run_drift_check` and the Prefect flow :func:`drift_check_flow` (scheduled check),
   :func:`drift_check_segments` (segments in parallel on Dask).
 
@@ -32,6 +36,9 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from mlops_guard.drift._check import (
         DRIFT_EVENT,
+        REFERENCE_QUALITY_METRIC,
+        REFERENCE_QUALITY_SE_METRIC,
+        REFERENCE_ROWS_METRIC,
         ChampionReference,
         DriftCheckResult,
         load_champion_profile,
@@ -41,7 +48,9 @@ if TYPE_CHECKING:
     from mlops_guard.drift._concept import (
         ConceptDriftResult,
         QualityMetric,
+        ReferenceMethod,
         concept_drift,
+        hanley_mcneil_se,
         quality,
     )
     from mlops_guard.drift._engine import ColumnDrift, DriftConfig, DriftReport, detect_drift
@@ -87,8 +96,10 @@ __all__ = [
     # concept drift
     "concept_drift",
     "quality",
+    "hanley_mcneil_se",
     "ConceptDriftResult",
     "QualityMetric",
+    "ReferenceMethod",
     # scheduled check and scale-out
     "run_drift_check",
     "load_champion_profile",
@@ -96,6 +107,9 @@ __all__ = [
     "ChampionReference",
     "DriftCheckResult",
     "DRIFT_EVENT",
+    "REFERENCE_QUALITY_METRIC",
+    "REFERENCE_QUALITY_SE_METRIC",
+    "REFERENCE_ROWS_METRIC",
     "drift_check_flow",
     "drift_check_segments",
     "split_segments",
@@ -106,6 +120,9 @@ _LAZY = {
     **dict.fromkeys(
         (
             "DRIFT_EVENT",
+            "REFERENCE_QUALITY_METRIC",
+            "REFERENCE_QUALITY_SE_METRIC",
+            "REFERENCE_ROWS_METRIC",
             "ChampionReference",
             "DriftCheckResult",
             "load_champion_profile",
@@ -115,7 +132,14 @@ _LAZY = {
         "mlops_guard.drift._check",
     ),
     **dict.fromkeys(
-        ("ConceptDriftResult", "QualityMetric", "concept_drift", "quality"),
+        (
+            "ConceptDriftResult",
+            "QualityMetric",
+            "ReferenceMethod",
+            "concept_drift",
+            "hanley_mcneil_se",
+            "quality",
+        ),
         "mlops_guard.drift._concept",
     ),
     **dict.fromkeys(

@@ -12,55 +12,118 @@ from mlops_guard.drift._check import DriftCheckResult, run_drift_check
 if TYPE_CHECKING:
     from mlops_guard.settings import GuardSettings
 
-__all__ = ["drift_check_flow"]
+__all__ = ["REPORT_ARTIFACT_DIR", "drift_check_flow", "report_link"]
+
+
+#: Where the HTML report goes among the champion run's MLflow artifacts.
+REPORT_ARTIFACT_DIR = "drift"
+
+
+def report_link(tracking_uri: str, experiment_id: str, run_id: str, artifact: str) -> str | None:
+    """The MLflow UI page showing ``artifact`` of a run, or None when the tracking URI is not
+    a web server a browser can open (a SQLite file, a local directory).
+
+    >>> report_link("http://mlflow:5000/", "3", "abc", "drift/churn.html")
+    'http://mlflow:5000/#/experiments/3/runs/abc/artifactPath/drift/churn.html'
+    >>> report_link("sqlite:///mlflow.db", "3", "abc", "drift/churn.html") is None
+    True
+    """
+    from urllib.parse import quote
+
+    if not tracking_uri.lower().startswith(("http://", "https://")):
+        return None
+    # The artifact route of MLflow 3's UI (runPageWithArtifact in its router).
+    return (
+        f"{tracking_uri.rstrip('/')}/#/experiments/{quote(experiment_id, safe='')}"
+        f"/runs/{quote(run_id, safe='')}/artifactPath/{quote(artifact)}"
+    )
+
+
+def _summary(result: DriftCheckResult, report_line: str | None) -> str:
+    report = result.report
+    rows = "\n".join(
+        f"| {name} | {c.test} | {c.statistic:.4g} | {c.threshold:.4g} | {c.drifted} |"
+        for name, c in report.columns.items()
+    )
+    parts = [
+        f"# Drift check of {result.model} v{result.model_version}\n",
+        f"dataset drift: **{result.dataset_drift}** (share {report.drift_share:.2f}, "
+        f"threshold {report.share_threshold:.2f}, {result.rows:,} rows)\n",
+        "| column | test | statistic | threshold | drifted |\n|---|---|---|---|---|\n"
+        + rows
+        + "\n",
+    ]
+    if report.outputs:
+        outputs = "\n".join(
+            f"| {name} | {c.test} | {c.statistic:.4g} | {c.threshold:.4g} | {c.drifted} |"
+            for name, c in report.outputs.items()
+        )
+        parts.append(
+            f"prediction drift (model outputs, not in the share): **{report.prediction_drift}**"
+            "\n\n| output | test | statistic | threshold | drifted |\n|---|---|---|---|---|\n"
+            + outputs
+            + "\n"
+        )
+    if result.concept is not None:
+        c = result.concept
+        parts.append(
+            f"concept drift: **{c.significant}** ({c.metric} {c.current_quality:.4f} against "
+            f"{c.reference_quality:.4f}, minimum effect {c.min_drop:g})\n"
+        )
+    if report_line:
+        parts.append(report_line + "\n")
+    return "\n".join(parts)
 
 
 def _attach(result: DriftCheckResult, settings: GuardSettings, run_id: str | None) -> None:
-    """Link the HTML report from a Prefect artifact and attach it to the champion's MLflow run;
-    both best effort (counted on failure), the check's result stands either way."""
+    """Attach the HTML report to the champion's MLflow run, then publish the markdown summary
+    (with where to open the report) and, when the MLflow UI is a web server, a link to the
+    report there; all best effort (counted on failure), the check's result stands either way.
+
+    Never a ``file://`` link: a browser will not open one from the Prefect UI.
+    """
     import logging
 
     from mlops_guard.metrics import get_metrics
 
     log = logging.getLogger("mlops_guard.drift")
-    if result.html is None:
-        return
+    link: str | None = None
+    attached: str | None = None
+    if result.html is not None and run_id is not None:
+        try:
+            from mlops_guard.drift._check import _client
+
+            client = _client(settings)
+            client.log_artifact(run_id, result.html, artifact_path=REPORT_ARTIFACT_DIR)
+            attached = f"{REPORT_ARTIFACT_DIR}/{Path(result.html).name}"
+            experiment_id = str(client.get_run(run_id).info.experiment_id)
+            link = report_link(settings.mlflow_tracking_uri, experiment_id, run_id, attached)
+        except Exception as exc:  # noqa: BLE001 - observability never breaks the job
+            get_metrics().sink_failures_total.labels(sink="mlflow_artifacts").inc()
+            log.warning("drift report not attached to MLflow (%s: %s)", type(exc).__name__, exc)
+    report_line: str | None = None
+    if link is not None:
+        report_line = f"Evidently report: [{attached}]({link}) (MLflow run {run_id})"
+    elif result.html is not None:
+        where = f"; also artifact `{attached}` of MLflow run `{run_id}`" if attached else ""
+        report_line = (
+            f"Evidently report (HTML file on the host that ran the check): `{result.html}`{where}"
+        )
+    key = result.model.lower().replace("_", "-")
     try:
         from prefect.artifacts import create_link_artifact, create_markdown_artifact
 
-        key = f"drift-report-{result.model}".lower().replace("_", "-")
-        create_link_artifact(
-            link=Path(result.html).resolve().as_uri(),
-            link_text="Evidently drift report",
-            key=key,
-            description=f"drift share {result.report.drift_share:.2f}",
-        )
-        rows = "\n".join(
-            f"| {name} | {c.test} | {c.statistic:.4g} | {c.threshold:.4g} | {c.drifted} |"
-            for name, c in result.report.columns.items()
-        )
-        create_markdown_artifact(
-            markdown=(
-                f"# Drift check of {result.model} v{result.model_version}\n\n"
-                f"dataset drift: **{result.dataset_drift}** "
-                f"(share {result.report.drift_share:.2f})\n\n"
-                "| column | test | statistic | threshold | drifted |\n|---|---|---|---|---|\n"
-                f"{rows}\n"
-            ),
-            key=f"drift-summary-{result.model}".lower().replace("_", "-"),
-        )
+        create_markdown_artifact(markdown=_summary(result, report_line), key=f"drift-summary-{key}")
+        if link is not None:
+            create_link_artifact(
+                link=link,
+                link_text="Evidently drift report (MLflow)",
+                key=f"drift-report-{key}",
+                description=f"drift share {result.report.drift_share:.2f}",
+            )
     except Exception as exc:  # noqa: BLE001 - observability never breaks the job
         get_metrics().sink_failures_total.labels(sink="prefect_artifacts").inc()
         log.warning("drift report artifact not created (%s: %s)", type(exc).__name__, exc)
-    if run_id is None:
-        return
-    try:
-        from mlops_guard.drift._check import _client
-
-        _client(settings).log_artifact(run_id, result.html, artifact_path="drift")
-    except Exception as exc:  # noqa: BLE001 - observability never breaks the job
-        get_metrics().sink_failures_total.labels(sink="mlflow_artifacts").inc()
-        log.warning("drift report not attached to MLflow (%s: %s)", type(exc).__name__, exc)
 
 
 @flow(name="mlops-guard-drift-check", log_prints=False, validate_parameters=False)
@@ -73,8 +136,10 @@ def drift_check_flow(
     """Compare the latest scored batches with the champion's reference profile.
 
     Writes the result to the run log and metrics, emits ``mlops_guard.drift.detected`` on
-    drift, and (with ``html``) writes Evidently's report under ``<workdir>/artifacts/drift/``,
-    links it from a Prefect artifact and attaches it to the champion's MLflow run.
+    drift, publishes a markdown summary as a Prefect artifact, and (with ``html``) writes
+    Evidently's report under ``<workdir>/artifacts/drift/`` and attaches it to the champion's
+    MLflow run; the summary says where to open it (with an MLflow server, a link artifact
+    points at the report in the MLflow UI).
     """
     from mlops_guard.drift._check import load_champion_reference
     from mlops_guard.runlog import rfc3339_now

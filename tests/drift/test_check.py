@@ -74,10 +74,12 @@ def register_champion(
     *,
     with_profile: bool = True,
     quality: dict[str, float] | None = None,
+    local_artifacts: bool = True,
 ) -> tuple[str, str]:
     """A training run with the profile artifact, a version, the champion alias.
 
     ``quality``: the run's test-set metrics; default the ROC AUC of the profiled rows alone.
+    ``local_artifacts=False`` leaves artifacts to the tracking server.
     """
     import mlflow
     from mlflow.tracking import MlflowClient
@@ -87,7 +89,7 @@ def register_champion(
     mlflow.set_tracking_uri(uri)
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     experiment = f"exp-{name}"
-    artifacts = (settings.workdir / "mlartifacts").resolve().as_uri()
+    artifacts = (settings.workdir / "mlartifacts").resolve().as_uri() if local_artifacts else None
     experiment_id = client.create_experiment(experiment, artifact_location=artifacts)
     reference = _score(model, make_dataset(rows=5000, seed=101), "1", "train")
     with mlflow.start_run(experiment_id=experiment_id) as run:
@@ -393,3 +395,92 @@ def test_drift_check_flow_writes_and_attaches_the_html_report(
     assert np.isfinite(result.report.drift_share)
     assert set(FEATURES) - {"contract", "payment_method", "region"} <= set(result.report.columns)
     assert result.to_json()["prediction_drift"]["columns"].keys() == {"score", "prediction"}
+
+    # A SQLite store has no web UI: the summary names the file as plain text, and no link
+    # artifact points a browser at a path it cannot open.
+    summary = _artifacts(f"drift-summary-{name}")
+    assert len(summary) == 1
+    assert f"`{result.html}`" in summary[0].data
+    assert f"drift/{Path(result.html).name}" in summary[0].data
+    assert "file://" not in summary[0].data
+    assert "| score |" in summary[0].data  # prediction drift, in its own table
+    assert _artifacts(f"drift-report-{name}") == []
+
+
+def _artifacts(key: str) -> list[Any]:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    with get_client(sync_client=True) as client:
+        return list(
+            client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])))
+        )
+
+
+@pytest.mark.slow  # starts a real MLflow server (about 10 s)
+def test_with_an_mlflow_server_the_report_link_opens_the_report_in_its_ui(
+    prefect_server: str,
+    workdir: Path,
+    mlflow_template: Path,
+    metrics: GuardMetrics,
+    model: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import shutil
+    import sys
+
+    import httpx
+    from mlflow.tracking import MlflowClient
+
+    from mlops_guard.drift import drift_check_flow
+    from tests.alerts._helpers import free_port
+    from tests.alerts._servers import run_server
+
+    home = tmp_path / "mlflow-server"
+    home.mkdir()
+    shutil.copyfile(mlflow_template, home / "mlflow.db")
+    port = free_port()
+    args = [
+        "server",
+        "--backend-store-uri",
+        f"sqlite:///{home / 'mlflow.db'}",
+        "--artifacts-destination",
+        str(home / "artifacts"),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        "1",
+    ]
+    mlflow_cli = str(Path(sys.executable).with_name("mlflow"))
+    # register_champion sets MLflow's process-wide URI: later tests must not meet a dead server.
+    monkeypatch.setattr("mlflow.tracking._tracking_service.utils._tracking_uri", None)
+    with run_server(mlflow_cli, args, port, home, ready_path="/health") as server:
+        settings = GuardSettings(workdir=workdir, tracking_uri=server.url)
+        name = f"churn-{uuid.uuid4().hex[:6]}"
+        _version, run_id = register_champion(settings, name, model, local_artifacts=False)
+        write_batches(settings, name, model, [{"drift": _DRIFT}])
+
+        result = drift_check_flow(model=name, batches=1, settings=settings)
+
+        assert result.html is not None
+        experiment = MlflowClient(tracking_uri=server.url).get_run(run_id).info.experiment_id
+        artifact = f"drift/{Path(result.html).name}"
+        expected = f"{server.url}/#/experiments/{experiment}/runs/{run_id}/artifactPath/{artifact}"
+        links = _artifacts(f"drift-report-{name}")
+        assert [a.type for a in links] == ["markdown"]
+        assert f"]({expected})" in links[0].data
+        summary = _artifacts(f"drift-summary-{name}")[0].data
+        assert f"]({expected})" in summary
+        assert "file://" not in links[0].data + summary
+        # What the link shows: the UI page (routed in the browser) and the report it loads.
+        assert httpx.get(server.url + "/", timeout=10).status_code == 200
+        served = httpx.get(
+            f"{server.url}/get-artifact",
+            params={"path": artifact, "run_uuid": run_id},
+            timeout=10,
+        )
+        assert served.status_code == 200
+        assert served.text == Path(result.html).read_text()
