@@ -24,6 +24,7 @@ _COMMAND_MODULES = (
     "mlops_guard.pipelines._cli",
     "mlops_guard.validation._cli",
     "mlops_guard.drift._cli",
+    "mlops_guard.quality._cli",
     "mlops_guard.registry._cli",
     "mlops_guard.canary._cli",
     "mlops_guard.alerts._cli",
