@@ -15,6 +15,8 @@ half-widths are scaled by ``sqrt(sample / rows)``, around the point value of all
 
 A :class:`QualityReport` is stored with a registered version (compact JSON, well under the
 5,000 characters of an MLflow tag) and read back with :meth:`QualityReport.from_json`.
+:func:`compare_quality` judges a later report against it, metric by metric, from the two
+reports' intervals alone (so the reference rows need not be kept).
 """
 
 from __future__ import annotations
