@@ -12,6 +12,9 @@ survive restarts and show on the model's page in the MLflow UI).
 >>> promote("churn", "2", reason="canary passed", actor="ci")  # doctest: +SKIP
 >>> rollback("churn", reason="error rate", actor="oncall").to_version  # doctest: +SKIP
 '1'
+
+:func:`register_model` registers a model trained anywhere (any MLflow model URI) with its
+contract, drift reference, inferred validation suite and reference quality.
 """
 
 from __future__ import annotations
@@ -35,6 +38,12 @@ if TYPE_CHECKING:
     )
     from mlops_guard.registry._flows import rollback_flow
     from mlops_guard.registry._history import AliasAction, AliasEvent, promotion_stack
+    from mlops_guard.registry._register import (
+        SUITE_ARTIFACT,
+        SUITE_TAG,
+        Registration,
+        register_model,
+    )
     from mlops_guard.registry._settings import RegistrySettings
 
 __all__ = [
@@ -53,6 +62,11 @@ __all__ = [
     "rollback",
     "rollback_flow",
     "set_challenger",
+    # Registering a model trained anywhere
+    "SUITE_ARTIFACT",
+    "SUITE_TAG",
+    "Registration",
+    "register_model",
 ]
 
 # Every name loads its module on first use: `mlops-guard --help` imports this package.
@@ -74,5 +88,9 @@ __getattr__, __dir__ = lazy_exports(
         "promotion_stack": "_history",
         "RegistrySettings": "_settings",
         "rollback_flow": "_flows",
+        "SUITE_ARTIFACT": "_register",
+        "SUITE_TAG": "_register",
+        "Registration": "_register",
+        "register_model": "_register",
     },
 )
