@@ -1,7 +1,8 @@
 """Sub-commands of the registry concern (registered by :mod:`mlops_guard.cli`).
 
-``registry history MODEL``, ``promote MODEL VERSION``, ``rollback MODEL``. Handlers parse, call
-:mod:`mlops_guard.registry` and print; errors travel as GuardError to ``cli.main``.
+``register MODEL_URI``, ``registry history MODEL``, ``promote MODEL VERSION``, ``rollback MODEL``.
+Handlers parse, call :mod:`mlops_guard.registry` and print; errors travel as GuardError to
+``cli.main``.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from mlops_guard.registry._history import AliasEvent
+    from mlops_guard.registry._register import Registration
     from mlops_guard.settings import GuardSettings
 
 __all__ = ["cli_actor", "register"]
@@ -96,8 +98,115 @@ def _rollback(args: argparse.Namespace) -> int:
     return 0
 
 
+def _register(args: argparse.Namespace) -> int:
+    import os
+
+    from mlops_guard._console import console, print_json
+    from mlops_guard.registry._register import register_model
+
+    # MLflow draws a progress bar on stderr for every download unless told not to; this
+    # command's stderr is for its one error line.
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    features = None
+    if args.features is not None:
+        features = [name.strip() for name in args.features.split(",") if name.strip()]
+    registration = register_model(
+        args.model_uri,
+        name=args.name,
+        label=args.label,
+        task=args.task,
+        id_column=args.id,
+        timestamp_column=args.timestamp,
+        features=features or None,
+        positive_class=args.positive_class,
+        reference=args.reference,
+        settings=_settings(args),
+        actor=cli_actor(),
+    )
+    if args.json:
+        print_json(registration.to_json())
+        return 0
+    for line in _registration_lines(registration):
+        console().print(line, markup=False, soft_wrap=True)
+    return 0
+
+
+def _registration_lines(registration: Registration) -> list[str]:
+    contract = registration.contract
+    kinds = f"{len(contract.numerical)} numerical, {len(contract.categorical)} categorical"
+    roles = "".join(
+        f", {role} {column!r}"
+        for role, column in (("id", contract.id_column), ("timestamp", contract.timestamp_column))
+        if column
+    )
+    classes = ""
+    if contract.classes is not None:
+        classes = f", classes {list(contract.classes)}"
+        if contract.positive_class is not None:
+            classes += f" (positive {contract.positive_class!r})"
+    lines = [
+        f"registered {registration.model} v{registration.version} ({registration.alias}) "
+        f"from {registration.source}",
+        f"  contract: {contract.task}, label {contract.label!r}, {len(contract.features)} "
+        f"features ({kinds}){roles}{classes}",
+    ]
+    if registration.reference is None or registration.reference_quality is None:
+        lines.append("  no reference data: no drift profile, suite or reference quality")
+        return lines
+    reference = registration.reference
+    unscored = reference["unscored_rows"]
+    lines.append(
+        f"  reference {reference['path']}: {reference['rows']} rows scored"
+        + (f", {unscored} the model could not score" if unscored else "")
+    )
+    metrics = registration.reference_quality.get("metrics", {})
+    confidence = registration.reference_quality.get("confidence")
+    shown = ", ".join(
+        f"{name} {m['value']:.4g} [{m['lower']:.4g}, {m['upper']:.4g}]"
+        for name, m in metrics.items()
+    )
+    lines.append(f"  reference quality ({confidence:.0%} intervals): {shown}")
+    return lines
+
+
 def register(commands: argparse._SubParsersAction[Any]) -> None:
     """Add this concern's sub-commands. Import nothing heavy here: --help must stay fast."""
+    reg = commands.add_parser(
+        "register",
+        help="register a model trained anywhere (any MLflow model URI) with its contract",
+        description="Register an MLflow model (runs:/<run>/<path>, models:/<name>/<version>, "
+        "models:/<name>@<alias>, models:/m-<id>, or a local model directory) as a new version "
+        "of NAME, with its contract; with --reference, also its drift reference profile, an "
+        "inferred validation suite and its reference quality. The first version becomes "
+        "champion, later ones challenger.",
+    )
+    reg.add_argument("model_uri", metavar="MODEL_URI", help="an MLflow model URI or directory")
+    reg.add_argument("--name", required=True, help="registered model name")
+    reg.add_argument("--label", required=True, metavar="COL", help="the label column")
+    reg.add_argument("--task", required=True, choices=("binary", "multiclass", "regression"))
+    reg.add_argument("--id", metavar="COL", help="an id column (never a feature)")
+    reg.add_argument("--timestamp", metavar="COL", help="a timestamp column (never a feature)")
+    reg.add_argument(
+        "--features",
+        metavar="A,B,...",
+        help="the features, for a model without a signature (default: the signature's "
+        "inputs, else the reference's columns minus label, id and timestamp)",
+    )
+    reg.add_argument(
+        "--positive-class",
+        metavar="V",
+        help="the positive class of a binary model (default 1, True, or the last label)",
+    )
+    reg.add_argument(
+        "--reference",
+        metavar="DATA",
+        help="labelled data the model was not trained on (CSV or Parquet): drift reference, "
+        "validation suite and reference quality",
+    )
+    reg.add_argument("--json", action="store_true", help="print one JSON document")
+    _common(reg)
+    reg.set_defaults(handler=_register)
+
     registry = commands.add_parser("registry", help="model registry: alias history")
     sub = registry.add_subparsers(dest="registry_command", metavar="SUBCOMMAND")
     sub.required = True
