@@ -318,9 +318,11 @@ def _logged_model(client: RegistryClient, model_id: str) -> Any:
 
 
 def _location(source: str, client: RegistryClient, depth: int = 0) -> str:
-    """The storage URI of a version's source. MLflow resolves ``models:/`` URIs with the
-    process's global tracking URI whatever it is passed, so they are resolved here, with the
-    client, down to a location (file:, s3:, mlflow-artifacts: ...)."""
+    """The storage URI of a version's source (file:, s3:, mlflow-artifacts: ...).
+
+    MLflow resolves ``models:/`` URIs with the process's global tracking URI whatever client
+    or URI it is given (artifact downloads, the SQL registry's create_model_version), so they
+    are resolved here, with this client."""
     if depth > 3:  # a version copied from a version copied from ...: stop somewhere
         return source
     if source.startswith("runs:/"):
@@ -341,7 +343,7 @@ def _download(source: _Source, client: RegistryClient, into: str) -> Path:
     from mlflow.exceptions import MlflowException
 
     assert source.source is not None
-    location = _location(source.source, client)
+    location = source.source
     try:
         local = client.call(
             f"download the model at {location}",
@@ -800,6 +802,10 @@ def register_model(
     uri = str(model_uri)
     client = RegistryClient(settings)
     source = _resolve(uri, client)
+    if source.source is not None:
+        # The version points at the files themselves: MLflow's SQL registry resolves a
+        # models:/ source through the process's global tracking URI, not this client's.
+        source.source = _location(source.source, client)
     roles = {c for c in (label, id_column, timestamp_column) if c}
     with tempfile.TemporaryDirectory(prefix="mlops-guard-model-") as tmp:
         directory = _download(source, client, tmp)

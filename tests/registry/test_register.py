@@ -12,6 +12,8 @@ import hashlib
 import json
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -59,6 +61,38 @@ def store(settings: GuardSettings, monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
     monkeypatch.setattr(tracking, "_tracking_uri", tracking._tracking_uri)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     return Store(uri, tmp_path / "user-artifacts", MlflowClient(tracking_uri=uri, registry_uri=uri))
+
+
+@contextmanager
+def _fluent_mlflow_elsewhere() -> Iterator[None]:
+    """The process's fluent MLflow (tracking and registry URI) points at another store, as in
+    a process that used MLflow for something else before: registration must use the settings'
+    store only, through its own client, and leave the process's URIs alone."""
+    import mlflow
+    import mlflow.tracking._model_registry.utils as registry
+    import mlflow.tracking._tracking_service.utils as tracking
+
+    with tempfile.TemporaryDirectory(prefix="elsewhere-") as tmp:
+        elsewhere = Path(tmp) / "mlflow.db"
+        uri = f"sqlite:///{elsewhere.as_posix()}"
+        saved = tracking._tracking_uri, registry._registry_uri
+        tracking._tracking_uri, registry._registry_uri = uri, uri
+        try:
+            yield
+            assert (mlflow.get_tracking_uri(), mlflow.get_registry_uri()) == (uri, uri)
+            assert not elsewhere.exists()
+        finally:
+            tracking._tracking_uri, registry._registry_uri = saved
+
+
+def _register(model_uri: str, **options: Any) -> Registration:
+    with _fluent_mlflow_elsewhere():
+        return register_model(model_uri, **options)
+
+
+def _cli(argv: list[str]) -> int:
+    with _fluent_mlflow_elsewhere():
+        return main(argv)
 
 
 def _csv(frame: pd.DataFrame, path: Path) -> str:
@@ -156,7 +190,7 @@ def test_binary_pipeline_from_its_run_then_a_registry_copy(
         classes=(0, 1),
         positive_class=1,
     )
-    first = register_model(
+    first = _register(
         logged.model_uri,
         name="cancer",
         label="target",
@@ -175,7 +209,7 @@ def test_binary_pipeline_from_its_run_then_a_registry_copy(
     profile_v1 = _digest(_artifact(store, first.run_id, PROFILE_ARTIFACT_PATH))
 
     # A copy of the registered version: same files, its own run for its own reference.
-    second = register_model(
+    second = _register(
         "models:/cancer/1",
         name="cancer",
         label="target",
@@ -202,21 +236,13 @@ def test_binary_pipeline_from_its_run_then_a_registry_copy(
 
 
 def test_multiclass_forest_from_a_local_directory_is_copied_into_the_store(
-    settings: GuardSettings, store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    settings: GuardSettings, store: Store, tmp_path: Path
 ) -> None:
-    import mlflow
-    import mlflow.tracking._tracking_service.utils as tracking
-
     logged = user.iris_forest_directory(tmp_path / "iris-model")
     reference = str(tmp_path / "iris.parquet")
     logged.holdout.to_parquet(reference)
-    # The process's fluent MLflow points at another store: registration must not use it, nor
-    # move it.
-    elsewhere = f"sqlite:///{(tmp_path / 'elsewhere.db').as_posix()}"
-    monkeypatch.setattr(tracking, "_tracking_uri", elsewhere)
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", elsewhere)
     registrations = [
-        register_model(
+        _register(
             logged.model_uri,
             name="iris",
             label="species",
@@ -226,8 +252,6 @@ def test_multiclass_forest_from_a_local_directory_is_copied_into_the_store(
         )
         for _ in range(2)
     ]
-    assert mlflow.get_tracking_uri() == elsewhere
-    assert not (tmp_path / "elsewhere.db").exists()
     assert [(r.version, r.alias) for r in registrations] == [("1", "champion"), ("2", "challenger")]
 
     # Deleted by the user: the versions live in the artifact store, not in their directory.
@@ -257,7 +281,7 @@ def test_regressor_from_its_logged_model_id_then_its_run_with_the_cli(
     logged = user.diabetes_ridge(store.uri, store.artifacts)
     reference = _csv(logged.holdout, tmp_path / "visits.csv")
     assert logged.model_id is not None
-    first = register_model(
+    first = _register(
         f"models:/{logged.model_id}",
         name="diabetes",
         label="target",
@@ -279,7 +303,7 @@ def test_regressor_from_its_logged_model_id_then_its_run_with_the_cli(
 
     argv = ["register", logged.model_uri, "--name", "diabetes", "--label", "target"]
     argv += ["--task", "regression", "--timestamp", "visited_at", "--reference", reference]
-    assert main([*argv, "--json"]) == 0
+    assert _cli([*argv, "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert set(out) >= {"model", "version", "alias", "contract", "reference_quality"}
     assert (out["model"], out["version"], out["alias"]) == ("diabetes", "2", "challenger")
@@ -309,7 +333,7 @@ def test_custom_pyfunc_without_signature_takes_features_from_the_command(
     argv = ["register", logged.model_uri, "--name", "rule", "--label", "target"]
     argv += ["--task", "binary", "--features", ",".join(user.RULE_FEATURES)]
     argv += ["--reference", reference]
-    assert main(argv) == 0
+    assert _cli(argv) == 0
     out = capsys.readouterr().out
     assert "registered rule v1 (champion)" in out
     assert "roc_auc" in out
@@ -335,7 +359,7 @@ def test_custom_pyfunc_without_signature_takes_features_from_the_command(
     assert set(quality.metrics) == {"accuracy", "roc_auc", "log_loss"}
     assert quality.metrics["accuracy"].value > 0.85
 
-    second = register_model(
+    second = _register(
         logged.model_uri,
         name="rule",
         label="target",
@@ -352,7 +376,7 @@ def test_without_reference_the_contract_comes_from_the_signature_and_the_model(
     settings: GuardSettings, store: Store
 ) -> None:
     logged = user.breast_cancer_logistic(store.uri, store.artifacts)
-    registration = register_model(
+    registration = _register(
         logged.model_uri, name="cancer", label="target", task="binary", settings=settings
     )
     assert registration.contract.classes == (0, 1)  # the estimator's classes_
@@ -445,12 +469,10 @@ def test_bad_input_exits_2_with_one_line_and_registers_nothing(
         ),
     }[case]
     if case == "unknown version":
-        register_model(
-            logged.model_uri, name="x", label="target", task="regression", settings=settings
-        )
+        _register(logged.model_uri, name="x", label="target", task="regression", settings=settings)
     models = [(m.name, m.latest_versions) for m in store.client.search_registered_models()]
     runs = len(_runs(store))
-    assert main(["register", uri, "--name", "x", *options]) == 2
+    assert _cli(["register", uri, "--name", "x", *options]) == 2
     captured = capsys.readouterr()
     assert captured.out == ""
     assert needle in _one_error_line(captured.err)
@@ -485,11 +507,11 @@ def test_a_failing_late_step_leaves_no_version_behind(
     with monkeypatch.context() as patch:
         patch.setattr(contract_store, "save_contract", unreachable)
         with pytest.raises(RegistryUnavailable, match="after 3 tries"):
-            register_model(logged.model_uri, name="diabetes", **options)
+            _register(logged.model_uri, name="diabetes", **options)
     assert store.client.search_registered_models() == []
     assert [a.path for a in store.client.list_artifacts(str(logged.run_id))] == []
 
-    first = register_model(logged.model_uri, name="diabetes", **options)
+    first = _register(logged.model_uri, name="diabetes", **options)
     assert first.alias == "champion"
     profile_v1 = _digest(_artifact(store, first.run_id, PROFILE_ARTIFACT_PATH))
     runs = {r.info.run_id for r in _runs(store)}
@@ -499,7 +521,7 @@ def test_a_failing_late_step_leaves_no_version_behind(
     with monkeypatch.context() as patch:
         patch.setattr(alias_moves, "set_challenger", unreachable)
         with pytest.raises(RegistryUnavailable, match="after 3 tries"):
-            register_model(logged.model_uri, name="diabetes", **options)
+            _register(logged.model_uri, name="diabetes", **options)
     assert [str(v.version) for v in store.client.search_model_versions("name = 'diabetes'")] == [
         "1"
     ]
@@ -507,6 +529,6 @@ def test_a_failing_late_step_leaves_no_version_behind(
     assert {r.info.run_id for r in _runs(store)} == runs
     assert _digest(_artifact(store, first.run_id, PROFILE_ARTIFACT_PATH)) == profile_v1
 
-    again = register_model(logged.model_uri, name="diabetes", **options)
+    again = _register(logged.model_uri, name="diabetes", **options)
     assert again.alias == "challenger"
     assert aliases("diabetes", settings) == {"champion": "1", "challenger": again.version}
