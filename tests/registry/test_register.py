@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
+import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -479,6 +482,41 @@ def test_bad_input_exits_2_with_one_line_and_registers_nothing(
     # Nothing was written: no new model, version or run.
     assert [(m.name, m.latest_versions) for m in store.client.search_registered_models()] == models
     assert len(_runs(store)) == runs
+
+
+@pytest.mark.slow  # two fresh processes, each importing MLflow and scikit-learn
+def test_a_fresh_process_registers_from_a_run_and_reports_bad_input_in_one_line(
+    settings: GuardSettings, store: Store, tmp_path: Path
+) -> None:
+    """The command as a user runs it: a new process, no MLflow URI set in it, MLflow's own
+    defaults for progress bars."""
+    logged = user.diabetes_ridge(store.uri, store.artifacts)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_API", "MLFLOW_"))}
+    env.update(
+        {"MLOPS_GUARD_WORKDIR": str(settings.workdir), "MLOPS_GUARD_TRACKING_URI": store.uri}
+    )
+    found = shutil.which("mlops-guard") or str(Path(sys.executable).with_name("mlops-guard"))
+    command = [found] if Path(found).exists() else [sys.executable, "-m", "mlops_guard.cli"]
+    argv = [*command, "register", logged.model_uri, "--name", "diabetes", "--label", "target"]
+    argv += ["--task", "regression", "--timestamp", "visited_at"]
+
+    def run(*extra: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*argv, *extra], env=env, capture_output=True, text=True, timeout=300, check=False
+        )
+
+    missing = _csv(logged.holdout.drop(columns="s5"), tmp_path / "no-s5.csv")
+    refused = run("--reference", missing)
+    assert refused.returncode == 2, refused.stderr
+    assert refused.stdout == ""
+    assert "lacks column(s) 's5'" in _one_error_line(refused.stderr)
+    assert store.client.search_registered_models() == []
+
+    done = run("--reference", _csv(logged.holdout, tmp_path / "visits.csv"), "--json")
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    assert (out["version"], out["alias"]) == ("1", "champion")
+    assert load_contract("diabetes", "1", settings).timestamp_column == "visited_at"
 
 
 # ------------------------------------------------------------------------ late failures
