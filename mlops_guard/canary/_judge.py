@@ -8,9 +8,18 @@ Per metric, by kind:
   ``tolerance`` (relative to the baseline median; absolute when that median is 0).
 * ``rate`` (errors, correct predictions; samples are 0/1): a two-proportion z-test; fails when
   significant, in the bad direction and beyond ``tolerance`` (absolute difference of rates).
-* ``distribution`` (prediction scores of champion and challenger): as Evidently does for a
-  numerical column, the two-sample K-S test up to 1,000 rows a side (fails at p < 0.05), the
-  normed Wasserstein distance above (fails above ``tolerance``, 0.1 by default).
+* ``distribution`` (prediction scores or predicted values of champion and challenger): as
+  Evidently does for a numerical column, the two-sample K-S test up to 1,000 rows a side (fails
+  at p < 0.05), the normed Wasserstein distance above (fails above ``tolerance``, 0.1 by
+  default).
+* ``categorical`` (predicted classes, as class codes): as Evidently does for a categorical
+  column, a chi-square test up to 1,000 rows a side (fails at p < 0.05), the Jensen-Shannon
+  distance of the class shares above (fails above ``tolerance``, 0.1 by default).
+* ``aggregate`` (a metric of all labelled rows: ROC AUC, log loss, macro F1, MAE, RMSE):
+  judged outside :func:`judge` from the interval of its change
+  (:mod:`mlops_guard.canary._labelled`) and handed in as a :class:`MetricResult` through
+  ``judged``; it fails when the interval lies on the bad side of zero and the change is beyond
+  ``tolerance``.
 
 Fewer than ``min_samples`` on a side makes a metric inconclusive. A failing critical metric
 fails the canary; an inconclusive critical metric makes it inconclusive. Otherwise the score is
@@ -45,7 +54,7 @@ __all__ = [
     "judge",
 ]
 
-MetricKind = Literal["continuous", "rate", "distribution"]
+MetricKind = Literal["continuous", "rate", "distribution", "categorical", "aggregate"]
 BadDirection = Literal["increase", "decrease", "either"]
 Outcome = Literal["pass", "fail", "inconclusive"]
 Verdict = Literal["pass", "marginal", "fail", "inconclusive"]
@@ -64,15 +73,32 @@ class MetricSpec(BaseModel):
     tolerance: float = Field(
         default=0.0,
         ge=0,
-        description="Effect tolerated even when significant: relative shift (continuous), "
-        "absolute rate difference (rate), or the distance threshold (distribution).",
+        description="Effect tolerated even when significant: a shift (continuous), a rate "
+        "difference (rate), a change of the metric (aggregate), or the distance threshold "
+        "(distribution, categorical).",
+    )
+    relative: bool | None = Field(
+        default=None,
+        description="Whether the tolerance is relative to the baseline's centre (its median, "
+        "rate or value). None: the kind's rule, relative for continuous metrics, absolute "
+        "for rates and aggregates. Absolute whenever the baseline's centre is 0.",
+    )
+    trim: bool = Field(
+        default=True,
+        description="Tukey-trim a continuous metric before testing. Off for per-row losses: "
+        "their far tail is the model's worst mistakes, not measurement noise.",
     )
     critical: bool = Field(default=False, description="A failure fails the whole canary.")
     weight: float = Field(default=1.0, gt=0, description="Weight in the score.")
 
 
 def default_metric_specs(settings: CanarySettings | None = None) -> dict[str, MetricSpec]:
-    """The metrics the canary flow collects, judged as the issue asks."""
+    """Every metric the canary collects, by task: the ones judged on every canary (latency,
+    errors and the prediction distribution: ``score``, ``prediction`` or ``predicted_class``)
+    and those judged when labels are present (``correct``; ``roc_auc`` and ``log_loss`` for a
+    binary classifier with scores, ``macro_f1`` for a multiclass one; ``abs_error``, ``mae``
+    and ``rmse`` for a regressor). Per-row correctness and absolute error are critical: the
+    challenger must not be worse at the task."""
     s = settings or CanarySettings()
     return {
         "latency_seconds": MetricSpec(
@@ -81,10 +107,30 @@ def default_metric_specs(settings: CanarySettings | None = None) -> dict[str, Me
         "error": MetricSpec(
             kind="rate", bad="increase", tolerance=s.error_rate_tolerance, critical=True
         ),
+        "score": MetricSpec(kind="distribution", tolerance=s.prediction_drift_threshold),
+        "prediction": MetricSpec(kind="distribution", tolerance=s.prediction_drift_threshold),
+        "predicted_class": MetricSpec(kind="categorical", tolerance=s.class_drift_threshold),
         "correct": MetricSpec(
             kind="rate", bad="decrease", tolerance=s.accuracy_tolerance, critical=True
         ),
-        "score": MetricSpec(kind="distribution", tolerance=s.prediction_drift_threshold),
+        "abs_error": MetricSpec(
+            kind="continuous",
+            bad="increase",
+            tolerance=s.loss_tolerance,
+            trim=False,
+            critical=True,
+        ),
+        "roc_auc": MetricSpec(kind="aggregate", bad="decrease", tolerance=s.roc_auc_tolerance),
+        "log_loss": MetricSpec(
+            kind="aggregate", bad="increase", tolerance=s.loss_tolerance, relative=True
+        ),
+        "macro_f1": MetricSpec(kind="aggregate", bad="decrease", tolerance=s.macro_f1_tolerance),
+        "mae": MetricSpec(
+            kind="aggregate", bad="increase", tolerance=s.loss_tolerance, relative=True
+        ),
+        "rmse": MetricSpec(
+            kind="aggregate", bad="increase", tolerance=s.loss_tolerance, relative=True
+        ),
     }
 
 
@@ -195,8 +241,9 @@ def _continuous(
     from mlops_guard.canary._stats import hodges_lehmann, mann_whitney, tukey_trim
 
     s = cfg.settings
-    xt = tukey_trim(x, s.outlier_iqr_factor)
-    yt = tukey_trim(y, s.outlier_iqr_factor)
+    factor = s.outlier_iqr_factor if spec.trim else 0.0
+    xt = tukey_trim(x, factor)
+    yt = tukey_trim(y, factor)
     base = {
         **_base(name, spec, "mann_whitney_u", xt, yt),
         "baseline_trimmed": int(x.size - xt.size),
@@ -214,7 +261,7 @@ def _continuous(
     )
     center_x, center_y = float(np.median(xt)), float(np.median(yt))
     relative = shift / abs(center_x) if center_x != 0 else None
-    size = abs(relative) if relative is not None else abs(shift)
+    size = _size(shift, relative, spec, default_relative=True)
     significant = test.p_value < 1 - s.confidence
     failed = significant and _is_bad(shift, spec.bad) and size > spec.tolerance
     if failed:
@@ -259,6 +306,15 @@ def _base(
     }
 
 
+def _size(
+    effect: float, relative: float | None, spec: MetricSpec, *, default_relative: bool
+) -> float:
+    """The magnitude compared with the tolerance: relative to the baseline's centre when the
+    spec (or the kind's rule) says so and that centre is not 0, else absolute."""
+    use_relative = default_relative if spec.relative is None else spec.relative
+    return abs(relative) if use_relative and relative is not None else abs(effect)
+
+
 def _pct(relative: float | None) -> str:
     return "n/a relative" if relative is None else f"{relative:+.1%}"
 
@@ -288,7 +344,9 @@ def _rate(
     px, py = hx / x.size, hy / y.size
     diff = py - px
     significant = test.p_value < 1 - s.confidence
-    failed = significant and _is_bad(diff, spec.bad) and abs(diff) > spec.tolerance
+    relative = diff / px if px else None
+    size = _size(diff, relative, spec, default_relative=False)
+    failed = significant and _is_bad(diff, spec.bad) and size > spec.tolerance
     reason = f"rate {px:.4g} -> {py:.4g} ({diff:+.4g}), p={test.p_value:.2g}" + (
         f", beyond tolerance {spec.tolerance:g}" if failed else ""
     )
@@ -301,7 +359,7 @@ def _rate(
         statistic=test.statistic,
         p_value=test.p_value,
         effect=diff,
-        relative_effect=diff / px if px else None,
+        relative_effect=relative,
         change=_change(diff) if significant else "same",
     )
 
@@ -350,16 +408,69 @@ def _distribution(
     )
 
 
+def _categorical(
+    name: str, spec: MetricSpec, x: NDArray[np.float64], y: NDArray[np.float64], cfg: JudgeConfig
+) -> MetricResult:
+    import numpy as np
+
+    from mlops_guard.canary._stats import chi_square, jensen_shannon
+
+    s = cfg.settings
+    base = _base(name, spec, "jensen_shannon", x, y)
+    if min(x.size, y.size) < s.min_samples:
+        return MetricResult(
+            **base,
+            outcome="inconclusive",
+            reason=f"{min(x.size, y.size)} samples on a side, fewer than {s.min_samples}",
+        )
+    categories = np.union1d(x, y)
+    cx = np.array([np.count_nonzero(x == c) for c in categories], dtype=np.float64)
+    cy = np.array([np.count_nonzero(y == c) for c in categories], dtype=np.float64)
+    # The centres: the share of the champion's most frequent class on each side.
+    modal = int(np.argmax(cx))
+    centre_x, centre_y = float(cx[modal] / x.size), float(cy[modal] / y.size)
+    distance = jensen_shannon(cx, cy)
+    if min(x.size, y.size) <= s.drift_ks_max_rows:
+        test = chi_square(cx, cy)
+        failed = test.p_value < s.drift_ks_p_value
+        return MetricResult(
+            **{**base, "test": "chi_square", "tolerance": s.drift_ks_p_value},
+            outcome="fail" if failed else "pass",
+            reason=f"chi-square {test.statistic:.4g} over {categories.size} classes, "
+            f"p={test.p_value:.2g} ({'below' if failed else 'above'} {s.drift_ks_p_value:g}; "
+            f"{min(x.size, y.size)} rows: too few for the Jensen-Shannon threshold)",
+            baseline_center=centre_x,
+            canary_center=centre_y,
+            statistic=test.statistic,
+            p_value=test.p_value,
+            effect=distance,
+        )
+    failed = distance > spec.tolerance
+    return MetricResult(
+        **base,
+        outcome="fail" if failed else "pass",
+        reason=f"Jensen-Shannon distance {distance:.4g} of the class shares "
+        f"{'above' if failed else 'within'} threshold {spec.tolerance:g}",
+        baseline_center=centre_x,
+        canary_center=centre_y,
+        statistic=distance,
+        effect=distance,
+    )
+
+
 def judge(
     baseline: Mapping[str, Samples],
     canary: Mapping[str, Samples],
     *,
     config: JudgeConfig | None = None,
+    judged: Sequence[MetricResult] = (),
 ) -> CanaryVerdict:
     """Judge a canary against its baseline, metric by metric, Kayenta-style.
 
     ``baseline`` and ``canary`` map a metric name to its samples (one value per request or
-    row; 0/1 for rate metrics). Metrics present on one side only are inconclusive.
+    row; 0/1 for rate metrics; class codes for categorical metrics). Metrics present on one
+    side only are inconclusive. ``judged`` are metrics already judged elsewhere (aggregates
+    of labelled rows); they count in the score and the verdict like the others.
 
     >>> import numpy as np
     >>> rng = np.random.default_rng(0)
@@ -376,7 +487,7 @@ def judge(
             hint="set MLOPS_GUARD_CANARY_MARGINAL_SCORE at or below the pass score",
         )
     names = sorted(set(baseline) | set(canary))
-    if not names:
+    if not names and not judged:
         raise UsageError("no metrics to judge", hint="give at least one metric's samples")
     results: list[MetricResult] = []
     for name in names:
@@ -399,9 +510,20 @@ def judge(
                 )
             )
             continue
+        if spec.kind == "aggregate":
+            raise UsageError(
+                f"metric {name!r} is an aggregate of all rows, not a sample per row",
+                hint="judge it from its interval and pass the result as judged=[...]",
+            )
         x, y = _as_array(name, baseline[name]), _as_array(name, canary[name])
-        runner = {"continuous": _continuous, "rate": _rate, "distribution": _distribution}
+        runner = {
+            "continuous": _continuous,
+            "rate": _rate,
+            "distribution": _distribution,
+            "categorical": _categorical,
+        }
         results.append(runner[spec.kind](name, spec, x, y, cfg))
+    results.extend(judged)
     return _verdict(results, s)
 
 

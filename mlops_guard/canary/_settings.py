@@ -67,25 +67,59 @@ class CanarySettings(BaseSettings):
         description="Absolute drop of labelled accuracy tolerated even when significant "
         "(one percentage point).",
     )
+    loss_tolerance: float = Field(
+        default=0.10,
+        ge=0,
+        description="Relative rise of an error metric tolerated even when significant: the "
+        "Hodges-Lehmann shift of per-row absolute error against the champion's median, and "
+        "the change of log loss, MAE and RMSE against the champion's. 10%: the quality "
+        "concern's min_relative_error_increase (errors carry the label's units, so only a "
+        "relative margin fits every model).",
+    )
+    roc_auc_tolerance: float = Field(
+        default=0.02,
+        ge=0,
+        le=1,
+        description="Absolute drop of ROC AUC tolerated even when significant (the quality "
+        "concern's min_auc_drop: about 2.5 DeLong standard errors of the AUC of a 4,000-row "
+        "test set near 0.8).",
+    )
+    macro_f1_tolerance: float = Field(
+        default=0.02,
+        ge=0,
+        le=1,
+        description="Absolute drop of macro F1 tolerated even when significant (the quality "
+        "concern's min_f1_drop).",
+    )
     prediction_drift_threshold: float = Field(
         default=0.1,
         gt=0,
-        description="Normed Wasserstein distance between champion and challenger scores above "
-        "which prediction drift fails. Evidently default: Wasserstein 0.1 (normed by the "
-        "reference's standard deviation) above 1,000 rows.",
+        description="Normed Wasserstein distance between champion and challenger scores (or "
+        "predicted values) above which prediction drift fails. Evidently default: "
+        "Wasserstein 0.1 (normed by the reference's standard deviation) above 1,000 rows.",
+    )
+    class_drift_threshold: float = Field(
+        default=0.1,
+        gt=0,
+        le=1,
+        description="Jensen-Shannon distance between the champion's and the challenger's "
+        "predicted-class shares above which prediction drift fails. Evidently default for a "
+        "categorical column above 1,000 rows: Jensen-Shannon 0.1.",
     )
     drift_ks_max_rows: int = Field(
         default=1000,
         ge=0,
-        description="With this many rows or fewer on a side, prediction drift uses the "
-        "two-sample K-S test instead of the normed Wasserstein distance, whose sampling noise "
-        "alone nears 0.1 on small samples. Evidently's rule: K-S up to 1,000 rows.",
+        description="With this many rows or fewer on a side, prediction drift uses a test "
+        "(two-sample K-S for scores and values, chi-square for predicted classes) instead of "
+        "a distance, whose sampling noise alone nears its threshold on small samples. "
+        "Evidently's rule: statistical tests up to 1,000 rows.",
     )
     drift_ks_p_value: float = Field(
         default=0.05,
         gt=0,
         lt=1,
-        description="K-S p-value below which prediction drift fails. Evidently default: 0.05.",
+        description="K-S (or chi-square) p-value below which prediction drift fails. "
+        "Evidently default: 0.05.",
     )
     max_pairwise_samples: int = Field(
         default=2000,
@@ -104,7 +138,12 @@ class CanarySettings(BaseSettings):
         description="An inconclusive step is repeated this many times before the canary "
         "stops as inconclusive (challenger kept as challenger, champion unchanged).",
     )
-    seed: int = Field(default=0, description="Seed of the subsampling in the judge.")
+    seed: int = Field(
+        default=0,
+        ge=0,
+        description="Seed of the subsampling in the judge and of the bootstrap intervals of "
+        "labelled metrics (macro F1, MAE, RMSE), so a canary's verdict can be reproduced.",
+    )
     latency_batch_rows: int = Field(
         default=4,
         ge=1,

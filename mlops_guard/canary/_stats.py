@@ -1,6 +1,7 @@
 """The statistics behind the judge: Tukey trimming, Mann-Whitney U with the Hodges-Lehmann
 shift and its interval, the two-proportion z-test (with continuity correction), the two-sample
-K-S test and a normed Wasserstein distance.
+K-S test and a normed Wasserstein distance for numbers, the chi-square test of homogeneity and
+the Jensen-Shannon distance for classes.
 
 Pure numpy/scipy, imported lazily by the judge.
 """
@@ -15,7 +16,9 @@ from numpy.typing import NDArray
 
 __all__ = [
     "ShiftTest",
+    "chi_square",
     "hodges_lehmann",
+    "jensen_shannon",
     "kolmogorov_smirnov",
     "mann_whitney",
     "normed_wasserstein",
@@ -138,3 +141,29 @@ def kolmogorov_smirnov(baseline: FloatArray, canary: FloatArray) -> ShiftTest:
 
     result = ks_2samp(baseline, canary)
     return ShiftTest(statistic=float(result.statistic), p_value=float(result.pvalue))
+
+
+def chi_square(baseline_counts: FloatArray, canary_counts: FloatArray) -> ShiftTest:
+    """Chi-square test of homogeneity of two count vectors over the same categories.
+
+    A contingency test rather than Evidently's goodness of fit against the baseline's shares:
+    a class the challenger predicts and the champion never did would be an expected count of
+    zero there, an infinite statistic. Categories neither side has are dropped; one category
+    left means both sides predict the same single class (p = 1).
+    """
+    from scipy.stats import chi2_contingency
+
+    table = np.vstack([baseline_counts, canary_counts])
+    table = table[:, table.sum(axis=0) > 0]
+    if table.shape[1] < 2:
+        return ShiftTest(statistic=0.0, p_value=1.0)
+    result = chi2_contingency(table)
+    return ShiftTest(statistic=float(result.statistic), p_value=float(result.pvalue))
+
+
+def jensen_shannon(baseline_counts: FloatArray, canary_counts: FloatArray) -> float:
+    """Jensen-Shannon distance (natural logarithm) between the two sides' class shares, as
+    Evidently computes it for a categorical column above 1,000 rows."""
+    from scipy.spatial.distance import jensenshannon
+
+    return float(jensenshannon(baseline_counts, canary_counts))

@@ -11,10 +11,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mlops_guard.canary import CanarySettings, JudgeConfig, MetricSpec, judge
+from mlops_guard.canary import CanarySettings, JudgeConfig, MetricResult, MetricSpec, judge
+from mlops_guard.canary._labelled import LabelledRows, judge_labelled
 from mlops_guard.canary._stats import hodges_lehmann, tukey_trim
 from mlops_guard.cli import main
-from mlops_guard.errors import DataError
+from mlops_guard.contract import FeatureSpec, ModelContract
+from mlops_guard.errors import DataError, UsageError
 
 TRIALS = 400
 
@@ -151,6 +153,162 @@ def test_prediction_drift_uses_ks_on_small_and_wasserstein_on_large_samples() ->
     assert (large.test, large.outcome) == ("wasserstein_normed", "pass")
     assert large.statistic is not None
     assert large.statistic < 0.1
+
+
+def _classes(rng: np.random.Generator, n: int, shares: list[float]) -> np.ndarray:
+    return rng.choice(len(shares), size=n, p=shares).astype(float)
+
+
+def test_predicted_classes_use_chi_square_on_small_and_jensen_shannon_on_large_samples() -> None:
+    rng = np.random.default_rng(9)
+    shares, shifted = [0.5, 0.3, 0.2], [0.3, 0.3, 0.4]
+    caught = sum(
+        judge(
+            {"predicted_class": _classes(rng, 300, shares)},
+            {"predicted_class": _classes(rng, 300, shifted)},
+        )
+        .metric("predicted_class")
+        .outcome
+        == "fail"
+        for _ in range(100)
+    )
+    assert caught >= 95
+    false_fails = sum(
+        judge(
+            {"predicted_class": _classes(rng, 300, shares)},
+            {"predicted_class": _classes(rng, 300, shares)},
+        )
+        .metric("predicted_class")
+        .outcome
+        == "fail"
+        for _ in range(TRIALS)
+    )
+    # The test's own level (Evidently's p < 0.05) plus sampling noise over 400 trials.
+    assert false_fails / TRIALS <= 0.08
+    small = judge({"predicted_class": [0.0] * 60}, {"predicted_class": [0.0] * 60})
+    assert small.metric("predicted_class").test == "chi_square"
+    assert small.verdict == "pass"  # one class on both sides: nothing differs
+    large = judge(
+        {"predicted_class": _classes(rng, 3000, shares)},
+        {"predicted_class": _classes(rng, 3000, shifted)},
+    ).metric("predicted_class")
+    assert (large.test, large.outcome) == ("jensen_shannon", "fail")
+
+
+@pytest.mark.slow  # Evidently's import alone takes seconds
+def test_jensen_shannon_matches_evidently() -> None:
+    import pandas as pd
+    from evidently.legacy.calculations.stattests.jensenshannon import _jensenshannon
+    from evidently.legacy.core import ColumnType
+
+    rng = np.random.default_rng(10)
+    for shares in ([0.5, 0.3, 0.2], [0.45, 0.3, 0.25], [0.2, 0.2, 0.6]):
+        x = _classes(rng, 2000, [0.5, 0.3, 0.2])
+        y = _classes(rng, 2000, shares)
+        ours = judge({"predicted_class": x}, {"predicted_class": y}).metric("predicted_class")
+        theirs, drifted = _jensenshannon(
+            pd.Series(x), pd.Series(y), ColumnType.Categorical, threshold=0.1
+        )
+        assert ours.statistic == pytest.approx(theirs, abs=1e-12)
+        assert (ours.outcome == "fail") == drifted
+
+
+def _labelled(truth: np.ndarray, predictions: dict[str, np.ndarray]) -> LabelledRows:
+    import pandas as pd
+
+    rows = LabelledRows()
+    rows.add(pd.Series(truth), pd.DataFrame(predictions))
+    return rows
+
+
+def test_per_row_errors_are_not_trimmed_and_their_tail_is_judged_by_the_aggregates() -> None:
+    contract = ModelContract(
+        features=(FeatureSpec(name="x", kind="numerical"),), label="y", task="regression"
+    )
+    rng = np.random.default_rng(11)
+    truth_x, truth_y = rng.normal(10, 3, 400), rng.normal(10, 3, 400)
+    champion = truth_x + rng.normal(0, 1, 400)
+    # As good on nine rows in ten, and far off on the tenth: the tail is the point.
+    far = rng.random(400) < 0.1
+    challenger = truth_y + np.where(far, rng.uniform(8, 30, 400), rng.normal(0, 1, 400))
+    errors_x, errors_y = np.abs(truth_x - champion), np.abs(truth_y - challenger)
+    result = judge({"abs_error": errors_x}, {"abs_error": errors_y}).metric("abs_error")
+    assert (result.canary_trimmed, result.critical) == (0, True)
+    as_latency = JudgeConfig(metrics={"abs_error": MetricSpec(bad="increase")})
+    trimmed = judge({"abs_error": errors_x}, {"abs_error": errors_y}, config=as_latency)
+    assert trimmed.metric("abs_error").canary_trimmed > 0
+    found = judge_labelled(
+        contract,
+        _labelled(truth_x, {"prediction": champion}),
+        _labelled(truth_y, {"prediction": challenger}),
+        config=JudgeConfig(),
+        scores=True,
+    )
+    by_name = {m.name: m for m in found}
+    assert set(by_name) == {"mae", "rmse"}
+    for metric in by_name.values():
+        assert metric.outcome == "fail", metric.reason
+        assert metric.effect_low is not None
+        assert metric.effect_low > 0  # the whole interval of the rise is above 0
+    same = judge_labelled(
+        contract,
+        _labelled(truth_x, {"prediction": champion}),
+        _labelled(truth_y, {"prediction": truth_y + rng.normal(0, 1, 400)}),
+        config=JudgeConfig(),
+        scores=True,
+    )
+    assert [m.outcome for m in same] == ["pass", "pass"]
+
+
+def test_labelled_aggregates_need_enough_rows_and_both_classes() -> None:
+    contract = ModelContract(
+        features=(FeatureSpec(name="x", kind="numerical"),),
+        label="y",
+        task="binary",
+        classes=(0, 1),
+    )
+    rng = np.random.default_rng(13)
+    scores = rng.random(200)
+    ones = {"prediction": (scores >= 0.5).astype(int), "score": scores}
+    rows = _labelled(np.ones(200, dtype=int), ones)
+    found = {
+        m.name: m for m in judge_labelled(contract, rows, rows, config=JudgeConfig(), scores=True)
+    }
+    assert found["roc_auc"].outcome == "inconclusive"
+    assert "both classes" in found["roc_auc"].reason
+    assert found["log_loss"].outcome == "pass"
+    few = _labelled(np.ones(20, dtype=int), {k: v[:20] for k, v in ones.items()})
+    short = judge_labelled(contract, rows, few, config=JudgeConfig(), scores=True)
+    assert [m.outcome for m in short] == ["inconclusive", "inconclusive"]
+    assert (
+        judge_labelled(contract, LabelledRows(), LabelledRows(), config=JudgeConfig(), scores=True)
+        == []
+    )
+    assert judge_labelled(contract, rows, rows, config=JudgeConfig(), scores=False) == []
+
+
+def test_metrics_judged_elsewhere_count_in_the_verdict() -> None:
+    failed = MetricResult(
+        name="roc_auc",
+        kind="aggregate",
+        test="mover_interval",
+        outcome="fail",
+        reason="worse",
+        critical=True,
+        weight=1.0,
+        bad="decrease",
+        tolerance=0.02,
+        baseline_n=100,
+        canary_n=100,
+    )
+    rng = np.random.default_rng(12)
+    same = {"latency_seconds": _latency(rng, 100)}
+    verdict = judge(same, {"latency_seconds": _latency(rng, 100)}, judged=[failed])
+    assert verdict.verdict == "fail"
+    assert verdict.reasons == ["critical metric failed: roc_auc"]
+    assert judge({}, {}, judged=[failed]).verdict == "fail"
+    with pytest.raises(UsageError, match="aggregate"):
+        judge({"roc_auc": [0.8] * 60}, {"roc_auc": [0.7] * 60})
 
 
 def _cli() -> list[str]:
