@@ -1,11 +1,19 @@
 """The canary rollout: route a share of rows to the challenger, step by step, judge each step,
-then promote the challenger or remove it.
+then promote the challenger or remove it. Works for any registered model with a contract.
 
-Routing is a deterministic hash of the entity id (salted with the model and the challenger's
-version): an entity always meets the same version within a canary, and the rows routed at 10%
-stay routed at 25% and 50%. Each step scores its batch with both versions, collects per-version
-latency (one sample per timed call of ``latency_batch_rows`` rows), errors, scores and, when the
-label is present, correctness, and hands them to :func:`~mlops_guard.canary.judge`.
+Both versions are loaded through their contracts (:func:`~mlops_guard.contract.load_predictor`);
+the champion's contract names the features, the label and the id column, and a challenger whose
+contract has another task, label or classes is refused (:class:`ContractError`): its outputs
+could not be compared.
+
+Routing is a deterministic hash of the contract's id column (salted with the model and the
+challenger's version): an entity always meets the same version within a canary, and the rows
+routed at 10% stay routed at 25% and 50%. A contract without an id column routes by the row's
+position in the data instead (the report says so: an entity may then meet both versions). Each
+step scores its batch with both versions and judges, with :func:`~mlops_guard.canary.judge`,
+latency, errors and the prediction distribution, and on labelled rows the task's metrics
+(:mod:`mlops_guard.canary._measure`, :mod:`mlops_guard.canary._labelled`). Without labels the
+canary still judges outputs, latency and errors, and the report says labels were absent.
 
 * pass at every step: the challenger is promoted (compare-and-set on the champion read at the
   start, so a rollback during the canary wins);
@@ -15,14 +23,15 @@ label is present, correctness, and hands them to :func:`~mlops_guard.canary.judg
   both aliases stay as they are.
 
 Every step and the decision go to the run log (``canary.step_judged``, ``canary.decided``), a
-Prefect table artifact and tags of the challenger's model version (``mlops_guard.canary.*``).
+Prefect table artifact and tags of the challenger's model version (``mlops_guard.canary.*``);
+the judgements are flushed to the metrics sink at the decision.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import time
+import math
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -33,13 +42,22 @@ from prefect import flow
 
 from mlops_guard.canary._judge import CanaryVerdict, JudgeConfig, judge
 from mlops_guard.canary._settings import CanarySettings
-from mlops_guard.errors import GuardError, RegistryError, SchemaError, UsageError
+from mlops_guard.errors import (
+    ContractError,
+    DataNotFound,
+    GuardError,
+    RegistryError,
+    SchemaError,
+    UsageError,
+)
 
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
     from numpy.typing import NDArray
 
+    from mlops_guard.canary._measure import Scored, Side
+    from mlops_guard.contract import ModelContract, Predictor
     from mlops_guard.registry import AliasEvent
     from mlops_guard.settings import GuardSettings
 
@@ -56,6 +74,11 @@ CANARY_FLOW_ACTOR = "prefect:canary_flow"
 Decision = Literal["promoted", "failed", "inconclusive"]
 _log = logging.getLogger("mlops_guard.canary")
 _TAG_PREFIX = "mlops_guard.canary."
+_NO_LABELS = "labels absent: judged on the prediction distribution, latency and error rate only"
+_ROW_ORDER = (
+    "the contract names no id column: rows were routed by their position in the data, so an "
+    "entity may meet both versions"
+)
 
 
 def route_to_challenger(
@@ -79,26 +102,6 @@ def route_to_challenger(
     return routed
 
 
-@dataclass
-class _Samples:
-    """Per-version samples of one step, accumulated over its repeats."""
-
-    latency_seconds: list[float] = field(default_factory=list)
-    error: list[float] = field(default_factory=list)
-    correct: list[float] = field(default_factory=list)
-    score: list[float] = field(default_factory=list)
-
-    def as_mapping(self) -> dict[str, list[float]]:
-        found = {
-            "latency_seconds": self.latency_seconds,
-            "error": self.error,
-            "score": self.score,
-        }
-        if self.correct:
-            found["correct"] = self.correct
-        return found
-
-
 @dataclass(frozen=True)
 class StepResult:
     """One judged attempt of a step."""
@@ -111,9 +114,21 @@ class StepResult:
     verdict: CanaryVerdict
 
 
+def _finite(value: Any) -> Any:
+    """A number JSON can carry: NaN and infinities become None."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
 @dataclass(frozen=True)
 class CanaryReport:
-    """What the canary did: every judged step and the decision with its alias event."""
+    """What the canary did: every judged step and the decision with its alias event.
+
+    ``champion`` and ``challenger`` are the versions at the start; ``labels`` says whether any
+    labelled row was judged; ``routed_by`` is the id column rows were routed by (None: by row
+    order); ``notes`` say what the judgement could not use.
+    """
 
     model: str
     champion: str
@@ -122,119 +137,178 @@ class CanaryReport:
     steps: list[StepResult]
     event: AliasEvent | None = None
     predictions: list[str] = field(default_factory=list)
+    task: str = "binary"
+    labels: bool = False
+    routed_by: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def champion_after(self) -> str:
+        """The champion once the decision was applied."""
+        return self.challenger if self.decision == "promoted" else self.champion
+
+    @property
+    def challenger_after(self) -> str | None:
+        """The challenger once the decision was applied (None: promoted or removed)."""
+        return self.challenger if self.decision == "inconclusive" else None
 
     def to_dict(self) -> dict[str, Any]:
+        """Everything, as JSON-ready data (the flow's return value)."""
         from mlops_guard._console import to_jsonable
 
         body: dict[str, Any] = to_jsonable(self)
         return body
 
+    def to_json(self) -> dict[str, Any]:
+        """The compact summary ``mlops-guard canary run --json`` prints."""
+        last = self.steps[-1].verdict.reasons if self.steps else ["no step could be judged"]
+        return {
+            "model": self.model,
+            "task": self.task,
+            "verdict": self.decision,
+            "champion": {"before": self.champion, "after": self.champion_after},
+            "challenger": {"before": self.challenger, "after": self.challenger_after},
+            "labels": self.labels,
+            "routing": {
+                "by": "row_order" if self.routed_by is None else "id_column",
+                "column": self.routed_by,
+            },
+            "steps": [_step_json(step) for step in self.steps],
+            "reasons": list(last),
+            "notes": list(self.notes),
+            "event": None
+            if self.event is None
+            else {
+                "action": self.event.action,
+                "from_version": self.event.from_version,
+                "to_version": self.event.to_version,
+            },
+            "predictions": list(self.predictions),
+        }
 
-def _load_model(settings: GuardSettings, model: str, version: str) -> Any:
-    import mlflow
-    import mlflow.sklearn
 
-    uri = settings.mlflow_tracking_uri
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
+def _step_json(step: StepResult) -> dict[str, Any]:
+    verdict = step.verdict
+    return {
+        "step": step.step,
+        "share": step.share,
+        "attempt": step.attempt,
+        "verdict": verdict.verdict,
+        "score": verdict.score,
+        "rows_champion": step.rows_champion,
+        "rows_challenger": step.rows_challenger,
+        "reasons": list(verdict.reasons),
+        "metrics": {
+            m.name: {
+                "outcome": m.outcome,
+                "test": m.test,
+                "critical": m.critical,
+                "champion": _finite(m.baseline_center),
+                "challenger": _finite(m.canary_center),
+                "effect": _finite(m.effect),
+                "effect_low": _finite(m.effect_low),
+                "effect_high": _finite(m.effect_high),
+                "p_value": _finite(m.p_value),
+                "n_champion": m.baseline_n,
+                "n_challenger": m.canary_n,
+                "reason": m.reason,
+            }
+            for m in verdict.metrics
+        },
+    }
+
+
+def _load(settings: GuardSettings, model: str, version: str) -> Predictor:
+    from mlops_guard.contract import load_predictor
+
     try:
         # Pinned to the version read at the start: an alias moving mid-canary must not swap
         # the model under the measurement.
-        return mlflow.sklearn.load_model(f"models:/{model}/{version}")
+        return load_predictor(settings, model, version)
+    except GuardError:
+        raise
     except Exception as exc:
         raise RegistryError(
             f"version {version} of {model!r} could not be loaded ({type(exc).__name__}: "
             f"{' '.join(str(exc).split())[:200]})",
-            hint="the version must hold a scikit-learn model logged under the name 'model'",
+            hint="the version must hold an MLflow model logged under the name 'model'",
         ) from exc
 
 
-def _batches(data: Any, parts: int) -> Iterator[pd.DataFrame]:
+def _comparable(model: str, champion: Predictor, challenger: Predictor) -> None:
+    """:class:`ContractError` unless both contracts have the same task, label and classes."""
+    a, b = champion.contract, challenger.contract
+    checks: list[tuple[str, object, object]] = [
+        ("task", a.task, b.task),
+        ("label", a.label, b.label),
+        ("classes", sorted(a.classes or (), key=str), sorted(b.classes or (), key=str)),
+        ("positive class", a.positive_class, b.positive_class),
+    ]
+    for what, ours, theirs in checks:
+        if ours != theirs:
+            raise ContractError(
+                f"challenger v{challenger.version} of {model!r} has {what} {theirs!r} but "
+                f"champion v{champion.version} has {ours!r}, so their outputs cannot be "
+                "compared",
+                hint="set as challenger a version trained for the champion's task, label and "
+                "classes",
+            )
+
+
+def _check_paths(data: Any) -> None:
+    """Every path given exists, before any step runs (a missing later batch would otherwise
+    end the canary half-way)."""
+    # A list or tuple is checked whole; another iterable is left unconsumed for the steps.
+    items = list(data) if isinstance(data, (list, tuple)) else [data]
+    for item in items:
+        if isinstance(item, (str, Path)) and not Path(item).is_file():
+            raise DataNotFound(
+                f"canary data {str(item)!r} does not exist or is not a file",
+                hint="pass a CSV or Parquet file (or a list of them, one per step attempt)",
+            )
+
+
+def _batches(data: Any, parts: int) -> Iterator[tuple[str, pd.DataFrame]]:
+    """(source, rows) of each batch, each with a fresh index (rows are matched to their
+    predictions by index)."""
     import pandas as pd
 
     from mlops_guard.data import read_table
 
+    source = str(data) if isinstance(data, (str, Path)) else "the canary data"
     if isinstance(data, (str, Path)):
         data = read_table(data)
     if isinstance(data, pd.DataFrame):
         # One table: one consecutive slice per step.
-        size = -(-len(data) // parts)
+        size = max(1, -(-len(data) // parts))
         for start in range(0, len(data), size):
-            yield data.iloc[start : start + size]
+            yield source, data.iloc[start : start + size].reset_index(drop=True)
         return
-    for item in data:
-        yield read_table(item) if isinstance(item, (str, Path)) else item
+    for number, item in enumerate(data, start=1):
+        if isinstance(item, (str, Path)):
+            yield str(item), read_table(item).reset_index(drop=True)
+        else:
+            yield f"batch {number}", item.reset_index(drop=True)
 
 
-def _measure(
-    parts: dict[str, tuple[Any, pd.DataFrame, _Samples]],
-    config: CanarySettings,
-    label: str | None,
-) -> dict[str, NDArray[np.float64]]:
-    """Score each version's rows in timed calls; append samples; return scores (NaN = error).
-
-    Up to ``latency_calls`` calls of ``latency_batch_rows`` rows per version are timed, the
-    versions' calls interleaved in proportion to their counts, so load on a shared host (other
-    jobs, a garbage collection) falls on both sides alike instead of biasing latency toward
-    whichever version was scored second. The remaining rows are scored in one untimed call.
-    """
-    import numpy as np
-
-    from mlops_guard.data import FEATURES
-
-    size = config.latency_batch_rows
-    scores = {version: np.full(len(frame), np.nan) for version, (_m, frame, _s) in parts.items()}
-    schedule: list[tuple[float, str, int, int]] = []
-    for version, (_model, frame, _samples) in parts.items():
-        timed = min(len(frame), size * config.latency_calls)
-        starts = range(0, timed, size)
-        schedule.extend((i / len(starts), version, start, size) for i, start in enumerate(starts))
-        if timed < len(frame):
-            # The rest in one untimed call (position 2: after every timed call).
-            schedule.append((2.0, version, timed, len(frame) - timed))
-    schedule.sort()
-    for position, version, start, rows in schedule:
-        model, frame, samples = parts[version]
-        chunk = frame[list(FEATURES)].iloc[start : start + rows]
-        began = time.perf_counter()
-        try:
-            out = np.asarray(model.predict_proba(chunk)[:, 1], dtype=float)
-        except Exception as exc:  # noqa: BLE001 - a model error is a measurement, not a crash
-            _log.debug("scoring failed: %s", exc)
-            out = np.full(len(chunk), np.nan)
-        if position <= 1:
-            samples.latency_seconds.append((time.perf_counter() - began) / len(chunk))
-        scores[version][start : start + len(chunk)] = out
-    for version, (_model, frame, samples) in parts.items():
-        got = scores[version]
-        ok = np.isfinite(got)
-        samples.error.extend((~ok).astype(float).tolist())
-        samples.score.extend(got[ok].tolist())
-        if label is not None:
-            truth = frame[label].to_numpy()
-            predicted = (got >= config.decision_threshold).astype(int)
-            known = ok & ~frame[label].isna().to_numpy()
-            samples.correct.extend((predicted[known] == truth[known]).astype(float).tolist())
-    return scores
-
-
-def _observe_scores(model: str, scores: dict[str, NDArray[np.float64]]) -> None:
+def _observe(model: str, contract: ModelContract, scored: dict[str, Scored]) -> None:
     """Per-version prediction metrics of one batch; best-effort."""
-    import numpy as np
+    from mlops_guard.contract import SCORE_COLUMN
 
     try:
         from mlops_guard.metrics import get_metrics
 
         metrics = get_metrics()
-        for version, got in scores.items():
-            if not got.size:
+        for version, found in scored.items():
+            if not found.ok.size:
                 continue
             labels = {"model": model, "model_version": version}
-            ok = np.isfinite(got)
-            metrics.predictions_total.labels(**labels).inc(int(ok.sum()))
-            metrics.model_error_rate.labels(**labels).set(float(1 - ok.mean()))
-            if ok.any():
-                metrics.prediction_mean_score.labels(**labels).set(float(got[ok].mean()))
+            metrics.predictions_total.labels(**labels).inc(int(found.ok.sum()))
+            metrics.model_error_rate.labels(**labels).set(float(1 - found.ok.mean()))
+            if contract.task == "binary" and SCORE_COLUMN in found.predictions and found.ok.any():
+                values = found.predictions[SCORE_COLUMN][found.ok]
+                if values.notna().any():
+                    metrics.prediction_mean_score.labels(**labels).set(float(values.mean()))
     except Exception as exc:  # noqa: BLE001 - observability never breaks the canary
         _log.warning("canary prediction metrics not updated (%s)", exc)
 
@@ -343,6 +417,9 @@ class _Recorder:
             "decision": report.decision,
             "champion": report.champion,
             "challenger": report.challenger,
+            "task": report.task,
+            "labels": report.labels,
+            "routed_by": report.routed_by,
             "steps": [
                 {"step": s.step, "attempt": s.attempt, "verdict": s.verdict.verdict}
                 for s in report.steps
@@ -374,9 +451,8 @@ class _Run:
     """The state one canary carries from step to step."""
 
     model: str
-    champion: str
-    challenger: str
-    models: dict[str, Any]
+    champion: Predictor
+    challenger: Predictor
     settings: GuardSettings
     config: CanarySettings
     judge_config: JudgeConfig
@@ -385,62 +461,81 @@ class _Run:
     write_predictions: bool
     results: list[StepResult] = field(default_factory=list)
     written: list[str] = field(default_factory=list)
+    labelled_rows: int = 0
+    # Rows seen so far: the routing key of a contract without an id column.
+    position: int = 0
 
-    def step(self, index: int, share: float, batches: Iterator[pd.DataFrame]) -> str:
+    @property
+    def contract(self) -> ModelContract:
+        return self.champion.contract
+
+    def _check(self, batch: pd.DataFrame, source: str) -> None:
+        """:class:`SchemaError` for a batch without the features (of either version) or the
+        id column; :class:`ContractError` for labels outside the contract's classes."""
+        self.contract.require_columns(batch, source=source, label=False)
+        missing = [c for c in self.challenger.contract.feature_names if c not in batch.columns]
+        if missing:
+            raise SchemaError(
+                f"{source!r} lacks column(s) {', '.join(map(repr, missing))} of challenger "
+                f"v{self.challenger.version}'s contract",
+                hint="pass data with the features of both versions",
+            )
+        label = self.contract.label
+        if label in batch.columns and batch[label].notna().any():
+            self.contract.check_labels(batch[label], source=source)
+
+    def _route(self, batch: pd.DataFrame, share: float) -> NDArray[np.bool_]:
+        import numpy as np
+
+        column = self.contract.id_column
+        keys: Any = (
+            batch[column]
+            if column is not None
+            else np.arange(self.position, self.position + len(batch))
+        )
+        self.position += len(batch)
+        return route_to_challenger(keys, share, salt=f"{self.model}:{self.challenger.version}")
+
+    def step(self, index: int, share: float, batches: Iterator[tuple[str, pd.DataFrame]]) -> str:
         """Run one step (repeating it while inconclusive); returns its last verdict."""
-        from mlops_guard.data import ID_COLUMN, LABEL
+        from mlops_guard.canary._labelled import judge_labelled
+        from mlops_guard.canary._measure import Side, measure_step
 
-        per_version = {self.champion: _Samples(), self.challenger: _Samples()}
-        rows = {self.champion: 0, self.challenger: 0}
+        champion, challenger = self.champion.version, self.challenger.version
+        sides = {champion: Side(self.champion), challenger: Side(self.challenger)}
         outcome = "inconclusive"
         for attempt in range(1, self.config.max_inconclusive_repeats + 2):
-            batch = next(batches, None)
-            if batch is None:
+            found = next(batches, None)
+            if found is None:
                 break
-            if ID_COLUMN not in batch.columns:
-                raise SchemaError(
-                    f"canary data lacks the entity id column {ID_COLUMN!r}",
-                    hint="routing hashes the entity id; add the column",
-                )
-            routed = route_to_challenger(
-                batch[ID_COLUMN], share, salt=f"{self.model}:{self.challenger}"
-            )
-            label = LABEL if LABEL in batch.columns else None
+            source, batch = found
+            self._check(batch, source)
+            routed = self._route(batch, share)
             parts = {
-                self.champion: (
-                    self.models[self.champion],
-                    batch.loc[~routed],
-                    per_version[self.champion],
-                ),
-                self.challenger: (
-                    self.models[self.challenger],
-                    batch.loc[routed],
-                    per_version[self.challenger],
-                ),
+                champion: (sides[champion], batch.loc[~routed]),
+                challenger: (sides[challenger], batch.loc[routed]),
             }
-            scores = _measure(parts, self.config, label)
-            _observe_scores(self.model, scores)
-            for version, (_model, part, _samples) in parts.items():
-                rows[version] += len(part)
-                if self.write_predictions and len(part):
-                    self.written.append(
-                        _write(
-                            part,
-                            scores[version],
-                            model=self.model,
-                            version=version,
-                            batch_id=f"canary-{self.canary_id}-s{index}a{attempt}",
-                            settings=self.settings,
-                            config=self.config,
-                        )
-                    )
+            before = len(sides[champion].labelled) + len(sides[challenger].labelled)
+            scored = measure_step(parts, self.contract, self.config)
+            after = len(sides[champion].labelled) + len(sides[challenger].labelled)
+            self.labelled_rows += after - before
+            _observe(self.model, self.contract, scored)
+            if self.write_predictions:
+                self._write(parts, scored, f"canary-{self.canary_id}-s{index}a{attempt}")
             verdict = judge(
-                per_version[self.champion].as_mapping(),
-                per_version[self.challenger].as_mapping(),
+                sides[champion].samples,
+                sides[challenger].samples,
                 config=self.judge_config,
+                judged=judge_labelled(
+                    self.contract,
+                    sides[champion].labelled,
+                    sides[challenger].labelled,
+                    config=self.judge_config,
+                    scores=self.champion.has_scores and self.challenger.has_scores,
+                ),
             )
             result = StepResult(
-                index, share, attempt, rows[self.champion], rows[self.challenger], verdict
+                index, share, attempt, sides[champion].rows, sides[challenger].rows, verdict
             )
             self.results.append(result)
             self.recorder.step(result)
@@ -448,6 +543,22 @@ class _Run:
             if outcome in {"pass", "fail"}:
                 break
         return outcome
+
+    def _write(
+        self, parts: dict[str, tuple[Side, pd.DataFrame]], scored: dict[str, Scored], batch_id: str
+    ) -> None:
+        for version, (_side, part) in parts.items():
+            if len(part):
+                self.written.append(
+                    _write(
+                        part,
+                        scored[version],
+                        model=self.model,
+                        version=version,
+                        batch_id=batch_id,
+                        settings=self.settings,
+                    )
+                )
 
 
 def run_canary(
@@ -465,12 +576,16 @@ def run_canary(
 
     ``data`` is a table (DataFrame or CSV/Parquet path), split into one slice per step, or a
     sequence of batches (DataFrames or paths) consumed in order, one per step attempt. Rows
-    need the entity id column and the features; the label column, when present, adds
-    labelled accuracy to the judgement. Returns the :class:`CanaryReport`; the alias move
-    (promotion or challenger removal) has happened when it returns.
+    need the features of both versions' contracts and the champion contract's id column (when
+    it names one); the label column, when present, adds the task's labelled metrics to the
+    judgement. Returns the :class:`CanaryReport`; the alias move (promotion or challenger
+    removal) has happened when it returns.
 
-    Raises :class:`UsageError` when the model lacks a champion or challenger, registry errors
-    as :func:`~mlops_guard.registry.promote` does.
+    Raises :class:`UsageError` when the model lacks a champion or challenger,
+    :class:`ContractError` when a version has no contract or the two contracts differ in task,
+    label or classes, :class:`DataNotFound` / :class:`SchemaError` for missing files or
+    columns (before any alias moves), registry errors as
+    :func:`~mlops_guard.registry.promote` does.
     """
     from mlops_guard.registry import aliases, promote, remove_challenger
     from mlops_guard.runlog import bind
@@ -485,6 +600,7 @@ def run_canary(
             f"canary steps {shares} must be shares between 0 and 1",
             hint="pass e.g. steps=[0.1, 0.25, 0.5]",
         )
+    _check_paths(data)
     found = aliases(model, settings)
     champion, challenger = found.get("champion"), found.get("challenger")
     if champion is None or challenger is None:
@@ -493,15 +609,14 @@ def run_canary(
             f"model {model!r} has no {missing}; a canary needs both aliases",
             hint="promote a champion and register a challenger (set_challenger) first",
         )
+    champion_predictor = _load(settings, model, champion)
+    challenger_predictor = _load(settings, model, challenger)
+    _comparable(model, champion_predictor, challenger_predictor)
     canary_id = uuid.uuid4().hex[:12]
     run = _Run(
         model=model,
-        champion=champion,
-        challenger=challenger,
-        models={
-            champion: _load_model(settings, model, champion),
-            challenger: _load_model(settings, model, challenger),
-        },
+        champion=champion_predictor,
+        challenger=challenger_predictor,
         settings=settings,
         config=config,
         judge_config=judge_config or JudgeConfig(settings=config),
@@ -537,28 +652,57 @@ def run_canary(
             settings=settings,
             expected_challenger=challenger,
         )
-    report = CanaryReport(model, champion, challenger, decision, run.results, event, run.written)
+    contract = run.contract
+    notes = ([] if run.labelled_rows else [_NO_LABELS]) + (
+        [] if contract.id_column else [_ROW_ORDER]
+    )
+    report = CanaryReport(
+        model,
+        champion,
+        challenger,
+        decision,
+        run.results,
+        event,
+        run.written,
+        task=contract.task,
+        labels=run.labelled_rows > 0,
+        routed_by=contract.id_column,
+        notes=notes,
+    )
     run.recorder.decision(report)
     return report
 
 
 def _write(
     part: pd.DataFrame,
-    scores: NDArray[np.float64],
+    scored: Scored,
     *,
     model: str,
     version: str,
     batch_id: str,
     settings: GuardSettings,
-    config: CanarySettings,
 ) -> str:
-    """Scored rows in the inference pipeline's format, as a canary split of their version: a
-    place of their own, so the drift check never takes them for that version's batches."""
-    from mlops_guard.data import add_scores, scored_batch_path, write_table
+    """The rows with the contract's prediction columns (empty where a row failed to score)
+    and the bookkeeping columns, as a canary split of their version: a place of their own, so
+    the drift check never takes them for that version's batches."""
+    from datetime import UTC, datetime
 
-    out = add_scores(
-        part, scores, version=version, batch_id=batch_id, threshold=config.decision_threshold
+    import pandas as pd
+
+    from mlops_guard.data import (
+        BATCH_ID_COLUMN,
+        MODEL_VERSION_COLUMN,
+        SCORED_AT_COLUMN,
+        scored_batch_path,
+        write_table,
     )
+
+    out = part.copy()
+    for column in scored.predictions.columns:
+        out[column] = scored.predictions[column].to_numpy()
+    out[MODEL_VERSION_COLUMN] = str(version)
+    out[BATCH_ID_COLUMN] = str(batch_id)
+    out[SCORED_AT_COLUMN] = pd.Timestamp(datetime.now(UTC))
     path = scored_batch_path(settings, model, version, batch_id, "canary")
     return str(write_table(out, path))
 

@@ -157,13 +157,6 @@ class CanarySettings(BaseSettings):
         "minimum); the remaining rows are scored in one untimed call, so a step's cost does "
         "not grow with per-call overhead (tens of ms for a ColumnTransformer on a busy host).",
     )
-    decision_threshold: float = Field(
-        default=0.5,
-        gt=0,
-        lt=1,
-        description="Score at or above which a row is predicted positive (for labelled "
-        "accuracy); 0.5 is predict()'s rule for a binary classifier.",
-    )
 
     @field_validator("steps", mode="before")
     @classmethod

@@ -2,6 +2,7 @@
 
 Three versions of ``churn`` are trained once per session on the synthetic data set: v1 and v2
 on clean data (different samples, same quality), v3 on shuffled labels (the worse challenger).
+Each has the contract the training flow stores (features, label, id and timestamp columns).
 Each test gets a copy of the store's database, so alias moves do not leak between tests; the
 model artifacts stay in the session directory (read-only).
 """
@@ -46,7 +47,15 @@ def _trained_store(tmp_path_factory: pytest.TempPathFactory, _migrated_store: Pa
     import numpy as np
     from mlflow.models import infer_signature
 
-    from mlops_guard.data import FEATURES, LABEL, SyntheticSpec, make_dataset
+    from mlops_guard.contract import infer_contract, save_contract
+    from mlops_guard.data import (
+        FEATURES,
+        ID_COLUMN,
+        LABEL,
+        TIMESTAMP_COLUMN,
+        SyntheticSpec,
+        make_dataset,
+    )
 
     directory = tmp_path_factory.mktemp("canary-store")
     # Start from the registry tests' migrated schema: the migration alone takes seconds.
@@ -54,6 +63,8 @@ def _trained_store(tmp_path_factory: pytest.TempPathFactory, _migrated_store: Pa
     uri = f"sqlite:///{(directory / 'mlflow.db').as_posix()}"
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
+    # The store's own settings: the tracking URI given, not read from the environment.
+    store = GuardSettings(workdir=directory, tracking_uri=uri)
     experiment = mlflow.create_experiment(
         "canary-tests", artifact_location=(directory / "artifacts").as_uri()
     )
@@ -64,7 +75,7 @@ def _trained_store(tmp_path_factory: pytest.TempPathFactory, _migrated_store: Pa
             y = np.random.default_rng(seed).permutation(y)
         model = _pipeline(seed)
         model.fit(x, y)  # type: ignore[attr-defined]
-        with mlflow.start_run(experiment_id=experiment, run_name=f"v{version}"):
+        with mlflow.start_run(experiment_id=experiment, run_name=f"v{version}") as run:
             mlflow.sklearn.log_model(
                 model,
                 name="model",
@@ -72,6 +83,17 @@ def _trained_store(tmp_path_factory: pytest.TempPathFactory, _migrated_store: Pa
                 pip_requirements=["scikit-learn"],
                 signature=infer_signature(x.head(), model.predict_proba(x.head())),  # type: ignore[attr-defined]
             )
+        contract = infer_contract(
+            label=LABEL,
+            task="binary",
+            reference=df,
+            features=list(FEATURES),
+            id_column=ID_COLUMN,
+            timestamp_column=TIMESTAMP_COLUMN,
+        )
+        save_contract(
+            contract, model=MODEL, version=str(version), run_id=run.info.run_id, settings=store
+        )
     return directory / "mlflow.db"
 
 
