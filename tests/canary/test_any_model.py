@@ -5,12 +5,15 @@ aliases move through ``mlops_guard.registry``.
 
 For each task a genuinely worse challenger (trained on shuffled labels) fails its canary and
 an equal one (same recipe, same data) is promoted; a challenger that cannot score some rows
-fails on its error rate; unlabelled data is judged on outputs, latency and errors only.
+fails on its error rate; unlabelled data is judged on outputs, latency and errors only; and
+``mlops-guard canary run`` exits 0, 1 or 2 with one-line errors.
 """
 
 from __future__ import annotations
 
+import json
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,8 +27,9 @@ import sklearn
 from mlflow.tracking import MlflowClient
 
 from mlops_guard.canary import run_canary
+from mlops_guard.cli import main
 from mlops_guard.contract import ModelContract, Task, infer_contract, save_contract
-from mlops_guard.data import read_table
+from mlops_guard.data import read_table, write_table
 from mlops_guard.errors import ContractError, SchemaError
 from mlops_guard.registry import get_challenger, get_champion, promote, set_challenger
 from mlops_guard.settings import GuardSettings
@@ -345,3 +349,113 @@ def test_data_without_the_challengers_features_or_the_id_is_refused(
     with pytest.raises(SchemaError, match="'order_id'"):
         run_canary(batch.drop(columns="order_id"), model=name, settings=store)
     assert get_challenger(name, store) == CHANNEL_MODEL
+
+
+# --- the command line --------------------------------------------------------------------
+
+
+def _one_error_line(err: str) -> str:
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    assert lines[0].startswith("mlops-guard: error: ")
+    assert "Traceback" not in err
+    return lines[0]
+
+
+Write = Callable[..., str]
+
+
+@pytest.fixture
+def write(tmp_path: Path) -> Write:
+    def put(frame: pd.DataFrame, name: str) -> str:
+        return str(write_table(frame, tmp_path / name))
+
+    return put
+
+
+@pytest.mark.slow  # promotes an equal challenger through three steps: ~6 s here
+def test_cli_run_promotes_with_exit_0_and_json(
+    store: GuardSettings, write: Write, capsys: pytest.CaptureFixture[str]
+) -> None:
+    name = _aliases(store, "regression", EQUAL)
+    files = [write(b, f"batch-{i}.parquet") for i, b in enumerate(_batches("regression", 5, 700))]
+    capsys.readouterr()
+
+    assert main(["canary", "run", name, *files, "--json", "--workdir", str(store.workdir)]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["verdict"] == "promoted"
+    assert data["champion"] == {"before": CHAMPION, "after": EQUAL}
+    assert data["challenger"] == {"before": EQUAL, "after": None}
+    assert (data["task"], data["labels"]) == ("regression", True)
+    assert data["routing"] == {"by": "id_column", "column": "house_id"}
+    assert [s["share"] for s in data["steps"] if s["verdict"] == "pass"] == [0.1, 0.25, 0.5]
+    last = data["steps"][-1]["metrics"]
+    assert set(last) == JUDGED["regression"]
+    assert set(last["abs_error"]) >= {"outcome", "test", "champion", "challenger", "p_value"}
+    assert data["event"] == {"action": "promote", "from_version": CHAMPION, "to_version": EQUAL}
+    assert get_champion(name, store) == EQUAL
+
+
+def test_cli_run_exits_1_when_the_challenger_fails_or_is_inconclusive(
+    store: GuardSettings, write: Write, capsys: pytest.CaptureFixture[str]
+) -> None:
+    name = _aliases(store, "multiclass", WORSE)
+    few = write(generate("multiclass", 800, 120), "few.csv")
+    capsys.readouterr()
+
+    # 120 rows: about 12 reach the challenger at 10%, too few to judge anything.
+    assert main(["canary", "run", name, few, "--json"]) == 1
+    out, err = capsys.readouterr()
+    data = json.loads(out)
+    assert data["verdict"] == "inconclusive"
+    assert data["challenger"] == {"before": WORSE, "after": WORSE}
+    assert data["routing"] == {"by": "row_order", "column": None}
+    assert "canary inconclusive (aliases unchanged)" in _one_error_line(err)
+    # The table says the same, with what the judgement could not use.
+    assert main(["canary", "run", name, few]) == 1
+    table = capsys.readouterr().out
+    assert "INCONCLUSIVE" in table
+    assert "note: the contract names no id column" in table
+    assert "correct" in table
+
+    many = write(generate("multiclass", 801, 3 * BATCH_ROWS), "many.parquet")
+    assert main(["canary", "run", name, many, "--json"]) == 1
+    out, err = capsys.readouterr()
+    data = json.loads(out)
+    assert data["verdict"] == "failed"
+    assert data["champion"] == {"before": CHAMPION, "after": CHAMPION}
+    assert data["challenger"] == {"before": WORSE, "after": None}
+    assert data["steps"][-1]["metrics"]["correct"]["outcome"] == "fail"
+    assert f"challenger v{WORSE} removed" in _one_error_line(err)
+    assert get_challenger(name, store) is None
+
+
+def test_cli_run_bad_input_exits_2_with_one_line(
+    store: GuardSettings, write: Write, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    binary, regression = MODELS["binary"], MODELS["regression"]
+    _aliases(store, "binary", CHANNEL_MODEL)
+    promote(regression, CHAMPION, reason="baseline", actor="test", settings=store)
+    batch = generate("binary", 900, BATCH_ROWS)
+    paths = {
+        "good": write(batch, "good.parquet"),
+        "no_feature": write(batch.drop(columns="x2"), "no-feature.csv"),
+        "no_id": write(batch.drop(columns="order_id"), "no-id.csv"),
+    }
+    capsys.readouterr()
+    cases = [
+        ([binary, paths["no_feature"]], "'x2'"),
+        ([binary, paths["no_id"]], "'order_id'"),
+        ([binary, str(tmp_path / "missing.csv")], "missing.csv"),
+        ([regression, paths["good"]], "has no challenger"),
+        (["no-such-model", paths["good"]], "no-such-model"),
+    ]
+    for args, needle in cases:
+        assert main(["canary", "run", *args]) == 2, args
+        assert needle in _one_error_line(capsys.readouterr().err)
+    set_challenger(binary, OTHER_TASK, reason="wrong task", actor="test", settings=store)
+    assert main(["canary", "run", binary, paths["good"], "--json"]) == 2
+    line = _one_error_line(capsys.readouterr().err)
+    assert "has task 'regression' but champion v1 has 'binary'" in line
+    # Nothing moved on bad input.
+    assert (get_champion(binary, store), get_challenger(binary, store)) == (CHAMPION, OTHER_TASK)
