@@ -197,7 +197,7 @@ class _FlushScheduler:
 
     @staticmethod
     def _key(sink: MetricsSink, flow: str) -> tuple[Any, ...]:
-        target = sink.settings.pushgateway_url or str(sink.settings.metrics_textfile)
+        target = sink.settings.pushgateway_url or str(sink.settings.metrics_textfile(flow))
         return (sink.kind, target, id(sink.metrics), flow)
 
     def request(self, sink: MetricsSink, flow: str, interval: float) -> None:

@@ -6,9 +6,10 @@ names, versions, column names of a fixed schema; never a row id, a path or free 
 
 Exposition:
 
-* by default a textfile in the working directory (for node_exporter's textfile collector or a
-  human), written atomically;
-* a Pushgateway push when ``MLOPS_GUARD_PUSHGATEWAY_URL`` is set (batch flows);
+* by default a textfile per flow in ``<workdir>/metrics/`` (for node_exporter's textfile
+  collector or a human), written atomically;
+* a Pushgateway push when ``MLOPS_GUARD_PUSHGATEWAY_URL`` is set (batch flows), to a group per
+  flow and process;
 * an HTTP ``/metrics`` endpoint on long-running processes (see :func:`serve_http`).
 
 A sink that fails is logged and counted in ``mlops_guard_sink_failures_total``; it never raises
@@ -22,10 +23,12 @@ True
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
 import socket
 import threading
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -33,6 +36,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import generate_latest
 
 if TYPE_CHECKING:
+    from prometheus_client.metrics_core import Metric
+
     from mlops_guard.settings import GuardSettings
 
 __all__ = ["GuardMetrics", "MetricsSink", "get_metrics", "reset_metrics", "serve_http"]
@@ -117,6 +122,13 @@ class GuardMetrics:
         self.model_quality = Gauge(
             "mlops_guard_model_quality",
             "Model quality on labelled data (accuracy, roc_auc, ...).",
+            ("model", "model_version", "metric"),
+            registry=r,
+        )
+        self.model_quality_degraded = Gauge(
+            "mlops_guard_model_quality_degraded",
+            "1 when the metric on the last labelled batch was worse than the version's "
+            "reference quality beyond chance and by more than its minimum effect, else 0.",
             ("model", "model_version", "metric"),
             registry=r,
         )
@@ -307,10 +319,14 @@ def reset_metrics() -> GuardMetrics:
 class MetricsSink:
     """Writes a :class:`GuardMetrics` registry to the textfile or the Pushgateway.
 
-    Pushes replace the group ``{job, flow, instance}`` (instance = host and pid, so two
-    workers never overwrite each other). After each push, groups of the same job and flow left
-    by earlier runs are deleted: those of a process on this host that is gone, and any older
-    than ``stale_after_seconds``.
+    Each flow's metrics live in a group of their own, so one flow's flush never removes
+    another's series. Pushes replace the group ``{job, flow, instance}`` (instance = host and
+    pid, so two workers never overwrite each other). After each push, groups of the same job and
+    flow left by earlier runs are deleted: those of a process on this host that is gone, and any
+    older than ``stale_after_seconds``. The textfile sink writes the flow's file
+    (:meth:`GuardSettings.metrics_textfile <mlops_guard.settings.GuardSettings.metrics_textfile>`)
+    and labels every series ``flow=<flow>`` as the Pushgateway does, so node_exporter, reading
+    every ``*.prom`` of the directory, never finds one series in two files.
 
     ``flush()`` never raises: a failure is logged, counted in
     ``mlops_guard_sink_failures_total{sink=...}`` and reported by the return value.
@@ -336,6 +352,10 @@ class MetricsSink:
     def kind(self) -> str:
         return "pushgateway" if self.settings.pushgateway_url else "textfile"
 
+    def target(self, flow: str | None = None) -> str:
+        """Where a flush of ``flow`` goes: the Pushgateway URL or the flow's textfile."""
+        return self.settings.pushgateway_url or str(self.settings.metrics_textfile(flow))
+
     def flush(self, *, flow: str | None = None) -> bool:
         """Write or push the current metrics. Returns False (and counts) when the sink failed."""
         with self._lock:
@@ -343,7 +363,7 @@ class MetricsSink:
                 if self.settings.pushgateway_url:
                     self._push(flow)
                 else:
-                    self._write_textfile()
+                    self._write_textfile(flow)
             except Exception as exc:  # noqa: BLE001 - a sink must never fail the job
                 self._failed(exc)
                 return False
@@ -364,12 +384,20 @@ class MetricsSink:
             exc,
         )
 
-    def _write_textfile(self) -> None:
+    def _write_textfile(self, flow: str | None) -> None:
         from prometheus_client import write_to_textfile
 
-        path = self.settings.metrics_textfile
+        path = self.settings.metrics_textfile(flow)
         path.parent.mkdir(parents=True, exist_ok=True)
-        write_to_textfile(str(path), self.metrics.registry)
+        # Atomic: written to "<file>.<pid>.<thread id>" and renamed, so a reader never sees half
+        # a file, concurrent writers never share a temporary file, and node_exporter (which
+        # reads only *.prom) skips the temporary one.
+        write_to_textfile(str(path), _Grouped(self.metrics.registry, self.textfile_labels(flow)))
+
+    def textfile_labels(self, flow: str | None) -> dict[str, str]:
+        """Labels the textfile sink sets on every series (the Pushgateway's grouping key
+        without ``instance``: a flow's file holds its last run on this host)."""
+        return {"flow": flow} if flow else {}
 
     def grouping_key(self, flow: str | None) -> dict[str, str]:
         """The group this process pushes to (besides ``job``)."""
@@ -458,6 +486,27 @@ class MetricsSink:
         return deleted
 
 
+class _Grouped:
+    """A registry's series with group labels set, as a Pushgateway sets its grouping key on
+    pushed series (a group label replaces a series' own label of the same name)."""
+
+    def __init__(self, registry: CollectorRegistry, labels: Mapping[str, str]) -> None:
+        self._registry = registry
+        self._labels = dict(labels)
+
+    def collect(self) -> Iterator[Metric]:
+        for family in self._registry.collect():
+            if not self._labels:
+                yield family
+                continue
+            grouped = copy.copy(family)
+            grouped.samples = [
+                sample._replace(labels={**sample.labels, **self._labels})
+                for sample in family.samples
+            ]
+            yield grouped
+
+
 def _push_time(group: dict[str, object]) -> float | None:
     try:
         series = group["push_time_seconds"]["metrics"]  # type: ignore[index]
@@ -501,6 +550,6 @@ def serve_http(
     return str(bound_host), int(bound_port)
 
 
-def textfile_path(settings: GuardSettings) -> Path:
-    """Where the textfile sink writes, for messages and summaries."""
-    return settings.metrics_textfile
+def textfile_path(settings: GuardSettings, flow: str | None = None) -> Path:
+    """Where the textfile sink writes ``flow``'s metrics, for messages and summaries."""
+    return settings.metrics_textfile(flow)

@@ -13,13 +13,15 @@ next to the statistics that use it and names its source.
 
 from __future__ import annotations
 
+import hashlib
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["GuardSettings", "ValidationPolicy", "active_settings", "load_settings", "use_settings"]
@@ -30,7 +32,11 @@ ValidationPolicy = Literal["fail", "quarantine_rows"]
 class GuardSettings(BaseSettings):
     """Core settings. Every field can be set as ``MLOPS_GUARD_<FIELD>`` (case-insensitive)."""
 
-    model_config = SettingsConfigDict(env_prefix="MLOPS_GUARD_", extra="ignore")
+    # populate_by_name: a field with environment aliases (tracking_uri) is still set by its name
+    # from code and CLI options.
+    model_config = SettingsConfigDict(
+        env_prefix="MLOPS_GUARD_", extra="ignore", populate_by_name=True
+    )
 
     workdir: Path = Field(
         default=Path(".mlops-guard"),
@@ -39,7 +45,12 @@ class GuardSettings(BaseSettings):
     )
     tracking_uri: str | None = Field(
         default=None,
-        description="MLflow tracking (and registry) URI; default: a SQLite file in the workdir.",
+        # The prefix does not apply to aliases: both names are spelled out, ours first.
+        validation_alias=AliasChoices("MLOPS_GUARD_TRACKING_URI", "MLFLOW_TRACKING_URI"),
+        description="MLflow tracking (and registry) URI. Resolved in this order: the option "
+        "(--tracking-uri) or MLOPS_GUARD_TRACKING_URI; else MLflow's standard "
+        "MLFLOW_TRACKING_URI, so a process already pointed at a team's MLflow server uses it; "
+        "else a SQLite file in the workdir (workdir/mlflow.db).",
     )
     pushgateway_url: str | None = Field(
         default=None,
@@ -77,7 +88,10 @@ class GuardSettings(BaseSettings):
         description="Expectation suite (name or path) the flows validate batches against.",
     )
     metrics_job: str = Field(
-        default="mlops_guard", min_length=1, description="Prometheus job label for pushes."
+        default="mlops_guard",
+        min_length=1,
+        description="Prometheus job label for pushes, and the first part of every textfile's "
+        "name (metrics/<job>-<flow>.prom).",
     )
     training_validation_policy: ValidationPolicy = Field(
         default="fail",
@@ -104,7 +118,9 @@ class GuardSettings(BaseSettings):
 
     @property
     def mlflow_tracking_uri(self) -> str:
-        """The tracking URI in force: the configured one, or SQLite in the workdir."""
+        """The tracking URI in force: ``tracking_uri`` (the option, ``MLOPS_GUARD_TRACKING_URI``
+        or ``MLFLOW_TRACKING_URI``, read when the settings were built), else SQLite in the
+        workdir."""
         if self.tracking_uri:
             return self.tracking_uri
         return f"sqlite:///{(self.workdir.resolve() / 'mlflow.db').as_posix()}"
@@ -114,8 +130,27 @@ class GuardSettings(BaseSettings):
         return self.workdir / "logs" / "runlog.jsonl"
 
     @property
-    def metrics_textfile(self) -> Path:
-        return self.workdir / "metrics" / f"{self.metrics_job}.prom"
+    def metrics_dir(self) -> Path:
+        """Where the textfile sink writes one ``.prom`` file per flow (point node_exporter's
+        ``--collector.textfile.directory`` here)."""
+        return self.workdir / "metrics"
+
+    def metrics_textfile(self, flow: str | None = None) -> Path:
+        """The textfile a flow's metrics go to: ``metrics/<job>-<flow>.prom``, or
+        ``metrics/<job>.prom`` without a flow.
+
+        Each flow has a file of its own, as each has a group of its own on a Pushgateway: a
+        flow run that rewrites its file leaves the other flows' series in place.
+
+        >>> GuardSettings(workdir="/w").metrics_textfile("mlops-guard-inference").as_posix()
+        '/w/metrics/mlops_guard-mlops-guard-inference.prom'
+        >>> GuardSettings(workdir="/w").metrics_textfile("drift check/nightly").name
+        'mlops_guard-drift_check_nightly-51e7d4ba.prom'
+        """
+        stem = _file_stem(self.metrics_job)
+        if flow:
+            stem = f"{stem}-{_file_stem(flow)}"
+        return self.metrics_dir / f"{stem}.prom"
 
     @property
     def predictions_dir(self) -> Path:
@@ -128,6 +163,21 @@ class GuardSettings(BaseSettings):
     @property
     def artifacts_dir(self) -> Path:
         return self.workdir / "artifacts"
+
+
+_UNSAFE_IN_FILE_NAMES = re.compile(r"[^A-Za-z0-9_-]+")
+# Hex digits of the name's hash appended when a name had to be changed to fit a file name: two
+# names that differ only in such characters still get files of their own.
+_NAME_HASH_CHARS = 8
+
+
+def _file_stem(name: str) -> str:
+    """``name`` as a file name: unchanged when it is letters, digits, ``_`` and ``-``."""
+    safe = _UNSAFE_IN_FILE_NAMES.sub("_", name).strip("_") or "_"
+    if safe == name:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:_NAME_HASH_CHARS]
+    return f"{safe}-{digest}"
 
 
 def load_settings(**overrides: object) -> GuardSettings:

@@ -31,6 +31,9 @@ cleanup() {
   scripts/start-monitoring-stack.sh stop "$dir/monitoring" >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
+# A signal ends the script through exit, so the EXIT trap stops what it started.
+trap 'exit 130' INT
+trap 'exit 143' TERM
 wait_http() {  # url what seconds
   for _ in $(seq 1 $(( $3 * 2 ))); do
     if curl -fs -o /dev/null "$1"; then return 0; fi

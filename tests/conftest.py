@@ -55,6 +55,15 @@ def mlflow_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@pytest.fixture(autouse=True)
+def _no_mlflow_uri_between_tests(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A user script under test may call mlflow.set_tracking_uri, which exports
+    MLFLOW_TRACKING_URI; mlops-guard honours that variable, so without this the next test
+    would find the store of the test before it."""
+    for name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):
+        monkeypatch.delenv(name, raising=False)
+
+
 @pytest.fixture
 def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mlflow_template: Path) -> Path:
     """A fresh working directory (with an empty, migrated MLflow store), set as

@@ -234,13 +234,13 @@ class Predictor:
 def _load(uri: str, model: str, version: str) -> tuple[Any, Any, Any, Any]:
     """(raw model, predict_proba or None, pyfunc predict, model classes); versions are
     immutable, so a process loads each once."""
-    import mlflow
     import mlflow.pyfunc
     from mlflow.models import Model
 
+    from mlops_guard._mlflow_uri import point_fluent_mlflow
+
     model_uri = f"models:/{model}/{version}"
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
+    point_fluent_mlflow(uri)
     flavors = Model.load(model_uri).flavors
     if "sklearn" in flavors:
         import mlflow.sklearn

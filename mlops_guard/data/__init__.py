@@ -35,6 +35,7 @@ from mlops_guard.data._synthetic import (
     TIMESTAMP_COLUMN,
     Corruption,
     SyntheticSpec,
+    churn_contract,
     make_dataset,
 )
 
@@ -63,6 +64,7 @@ __all__ = [
     "file_sha256",
     "fingerprint",
     "iter_batches",
+    "churn_contract",
     "make_dataset",
     "read_arrow",
     "read_table",

@@ -26,7 +26,10 @@ if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
+    from mlops_guard.contract import ModelContract
+
 __all__ = [
+    "churn_contract",
     "CATEGORICAL_FEATURES",
     "CATEGORIES",
     "FEATURES",
@@ -186,6 +189,25 @@ def _logit(num: dict[str, np.ndarray], cat: dict[str, np.ndarray], reverse: floa
     payment = np.vectorize(_PAYMENT_EFFECT.__getitem__, otypes=[float])(cat["payment_method"])
     z += (1.0 - 2.0 * reverse) * contract + payment
     return z
+
+
+def churn_contract() -> ModelContract:
+    """The contract of a model of this data set: the features with their kinds, the label
+    ``churned`` (classes 0 and 1, positive 1), the id and the timestamp."""
+    from mlops_guard.contract import FeatureSpec, ModelContract
+
+    return ModelContract(
+        features=tuple(
+            [FeatureSpec(name=n, kind="numerical") for n in NUMERICAL_FEATURES]
+            + [FeatureSpec(name=n, kind="categorical") for n in CATEGORICAL_FEATURES]
+        ),
+        label=LABEL,
+        task="binary",
+        id_column=ID_COLUMN,
+        timestamp_column=TIMESTAMP_COLUMN,
+        classes=(0, 1),
+        positive_class=1,
+    )
 
 
 def make_dataset(spec: SyntheticSpec | None = None, **kwargs: object) -> pd.DataFrame:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from prefect import flow
 
@@ -156,4 +156,34 @@ def drift_check_flow(
         settings=settings, model=name, batches=batches, reference=reference, html_path=html_path
     )
     _attach(result, settings, reference.run_id)
+    _check_quality(result, reference, settings)
     return result
+
+
+def _check_quality(result: DriftCheckResult, reference: Any, settings: GuardSettings) -> None:
+    """When the checked batches carry labels, judge the champion's labelled quality against
+    its reference quality too (``mlops_guard_model_quality*`` gauges with the version as a
+    label, the ``quality.checked`` event). Best effort: the drift verdict stands either way."""
+    import logging
+
+    import pandas as pd
+
+    from mlops_guard.data import read_table
+    from mlops_guard.errors import GuardError
+    from mlops_guard.quality import check_quality
+
+    contract = reference.contract
+    if contract is None or not result.batches:
+        return
+    frames = [read_table(path) for path in result.batches]
+    labelled = pd.concat(frames, ignore_index=True)
+    if contract.label not in labelled.columns or labelled[contract.label].isna().all():
+        return
+    try:
+        check = check_quality(result.model, labelled, version=reference.version, settings=settings)
+    except GuardError as exc:
+        logging.getLogger("mlops_guard.drift").warning("labelled quality not checked: %s", exc)
+        return
+    result.notes.append(
+        "labelled quality " + ("degraded" if check.degraded else "holds") + f" on {check.rows} rows"
+    )

@@ -31,6 +31,19 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
     train = commands.add_parser("train", help="train and register a model version on DATA")
     train.add_argument("data", type=Path, metavar="DATA", help="CSV or Parquet with the label")
     train.add_argument("--model", help="registered model name (default: MLOPS_GUARD_MODEL_NAME)")
+    train.add_argument(
+        "--trainer",
+        metavar="PKG.MOD:FN",
+        help="your fit(train_frame) -> model (default: the demo's churn model)",
+    )
+    train.add_argument("--label", metavar="COL", help="the label column (with --trainer)")
+    train.add_argument(
+        "--task", choices=("binary", "multiclass", "regression"), help="with --trainer"
+    )
+    train.add_argument("--id", dest="id_column", metavar="COL", help="the id column, if any")
+    train.add_argument(
+        "--timestamp", dest="timestamp_column", metavar="COL", help="the timestamp column"
+    )
     train.add_argument("--workdir", type=Path, help="working directory (MLOPS_GUARD_WORKDIR)")
     train.add_argument("--json", action="store_true", help="print the result as JSON")
     train.add_argument("--verbose", action="store_true", help="show Prefect's run logs")
@@ -132,13 +145,38 @@ def _train(args: argparse.Namespace) -> int:
     from mlops_guard._console import console, print_json
     from mlops_guard.pipelines import training_flow
 
-    result = training_flow(str(args.data), settings=settings)
+    if args.trainer is None and (args.label or args.task):
+        from mlops_guard.errors import UsageError
+
+        raise UsageError(
+            "--label and --task describe your own model: pass them with --trainer",
+            hint="e.g. mlops-guard train DATA --trainer pkg.mod:fit --label y --task binary",
+        )
+    if args.trainer is not None:
+        import sys
+
+        # A trainer in the user's project, run from its directory, imports as it would there.
+        sys.path.insert(0, str(Path.cwd()))
+    result = training_flow(
+        str(args.data),
+        settings=settings,
+        trainer=args.trainer,
+        label=args.label,
+        task=args.task,
+        id_column=args.id_column,
+        timestamp_column=args.timestamp_column,
+    )
     if args.json:
         print_json(result)
     else:
+        shown = ", ".join(
+            f"{k.removeprefix('test_')} {v:.3f}"
+            for k, v in result.metrics.items()
+            if k != "test_rows"
+        )
         console().print(
             f"registered [bold]{result.model}[/] v{result.version} as {result.alias} "
-            f"(ROC AUC {result.metrics['test_roc_auc']:.3f}, {result.rows} rows)"
+            f"({shown}; {result.rows} rows)"
         )
     return 0
 

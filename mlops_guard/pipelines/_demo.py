@@ -299,7 +299,7 @@ def demo_flow(workdir: str, on_step: Callable[[DemoStep], None] | None = None) -
         challenger = next((v["version"] for v in versions if "challenger" in v["aliases"]), None)
         artifacts = {
             "run_log": str(settings.runlog_path),
-            "metrics_textfile": str(settings.metrics_textfile),
+            "metrics_dir": str(settings.metrics_dir),
             "mlflow_store": settings.mlflow_tracking_uri,
             "predictions_dir": str(settings.predictions_dir),
             "quarantine_dir": str(settings.quarantine_dir),

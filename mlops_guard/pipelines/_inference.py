@@ -1,55 +1,46 @@
 """The batch inference pipeline: load the champion, score a batch, write predictions.
 
-Every prediction row carries the model version that produced it, so a later drift check,
-canary judgement or audit can tell versions apart. Every input row is accounted for: scored,
-quarantined by validation, or quarantined because the model failed on it (counted as the
-model's error rate, the signal the ``ModelErrorRateHigh`` rule rolls back on). When the batch
-carries labels, the champion is also compared with the version it replaced on the same rows
-(``mlops_guard_model_worse_than_previous``, the ``ModelWorseThanPrevious`` rule).
+Any registered model with a contract is scored the same way: the champion version is resolved
+once and pinned, its contract (read from the registry) names the features, the label and the
+id, and the prediction file carries the contract's prediction columns (``prediction``, and
+``score`` for a binary classifier or ``proba_<class>`` for a multiclass one), the id and
+timestamp columns, ``model_version``, ``batch_id`` and ``scored_at``.
+
+Every input row is accounted for: scored, quarantined by validation, or quarantined because the
+model failed on it (counted as the model's error rate, the signal the ``ModelErrorRateHigh``
+rule rolls back on). When the batch carries labels, a binary champion is also compared with the
+version it replaced on the same rows (``mlops_guard_model_worse_than_previous``, the
+``ModelWorseThanPrevious`` rule).
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from prefect import flow
 
-from mlops_guard.data import FEATURES
-from mlops_guard.errors import SchemaError
 from mlops_guard.integrations.prefect import guard, publish_table
 from mlops_guard.pipelines._gate import run_gate
-from mlops_guard.pipelines._mlflow import load_model_version, resolve_alias
+from mlops_guard.pipelines._mlflow import resolve_alias
 from mlops_guard.runlog import bind, log_event
 from mlops_guard.settings import GuardSettings, use_settings
 
 if TYPE_CHECKING:
-    import numpy as np
-    import numpy.typing as npt
     import pandas as pd
 
+    from mlops_guard.contract import ModelContract, Predictor
     from mlops_guard.quality import VersionComparison
 
-__all__ = ["ScoringResult", "inference_flow", "score_frame", "score_rows"]
+__all__ = ["ScoringResult", "inference_flow", "score_frame"]
 
 _FLOW_NAME = "mlops-guard-inference"
 _log = logging.getLogger("mlops_guard.inference")
-
-DECISION_THRESHOLD = 0.5  # the training default; both read TrainingConfig in a later change
-
-# When a whole batch fails to score, the failing rows are found by splitting it: first into
-# this many chunks, then by halves. A model that fails on one row in a million costs about
-# 2 * log2(rows) extra calls; one that fails on every row is stopped by the budget below.
-_FIRST_SPLIT = 16
-# Calls spent isolating failures per batch; beyond it, a failing chunk is quarantined whole
-# with its error (every row is still accounted for). 512 calls of a scikit-learn pipeline on
-# small frames cost about half a second.
-_ISOLATION_BUDGET = 512
-_REASON_CHARS = 300
+#: Version tag naming the run artifact that holds the version's own validation suite.
+SUITE_TAG = "mlops_guard.suite_artifact"
 
 
 @dataclass
@@ -73,28 +64,64 @@ class ScoringResult:
     comparison: dict[str, Any] | None = None
 
 
+@guard("resolve_model")
+def resolve_champion(settings: GuardSettings) -> str:
+    return resolve_alias(settings, settings.model_name, "champion")
+
+
+@guard("load_model")
+def load_champion(settings: GuardSettings, version: str) -> Predictor:
+    """The pinned version with its contract: every later step uses this one version, even if
+    the alias moves while the batch is scored."""
+    from mlops_guard.contract import load_predictor
+
+    return load_predictor(settings, settings.model_name, version)
+
+
 @guard("load")
-def load_batch(data: str) -> pd.DataFrame:
+def load_batch(data: str, contract: ModelContract) -> pd.DataFrame:
     from mlops_guard.data import read_table
 
     df = read_table(data)
-    missing = [c for c in FEATURES if c not in df.columns]
-    if missing:
-        raise SchemaError(
-            f"batch {data!r} lacks feature column(s) {', '.join(map(repr, missing))}",
-            hint="scoring needs every feature the model was trained on",
-        )
+    contract.require_columns(df, source=data, label=False)
     log_event("data.loaded", rows=len(df), columns=len(df.columns), source=str(data))
     return df
 
 
+def _version_suite(settings: GuardSettings, version: str) -> GuardSettings:
+    """The settings with the version's own suite when it was registered with one (the user's
+    contract, inferred from their reference data); else the configured suite."""
+    import tempfile
+
+    from mlops_guard.registry._client import RegistryClient
+
+    client = RegistryClient(settings)
+    found = client.model_version(settings.model_name, version)
+    artifact = dict(found.tags or {}).get(SUITE_TAG)
+    if not artifact or not found.run_id:
+        return settings
+    directory = tempfile.mkdtemp(prefix="mlops-guard-suite-", dir=_ensure(settings))
+    run_id = str(found.run_id)
+    local = client.call(
+        "read the version's suite",
+        lambda: client.mlflow.download_artifacts(run_id, artifact, directory),
+    )
+    return settings.model_copy(update={"validation_suite": str(local)})
+
+
+def _ensure(settings: GuardSettings) -> str:
+    path = settings.workdir / "suites"
+    path.mkdir(parents=True, exist_ok=True)
+    return str(path)
+
+
 @guard("validate")
-def validate_batch(df: pd.DataFrame, source: str, settings: GuardSettings) -> Any:
+def validate_batch(
+    df: pd.DataFrame, source: str, settings: GuardSettings, contract: ModelContract
+) -> Any:
     """The validation gate before scoring. By default (``quarantine_rows``) failing rows are
     quarantined with their reasons and the rest are scored; under ``fail`` a failed batch is
     quarantined whole and scoring stops. The label may be absent (it arrives later)."""
-    from mlops_guard.data import LABEL
-
     return run_gate(
         df,
         source=source,
@@ -102,86 +129,30 @@ def validate_batch(df: pd.DataFrame, source: str, settings: GuardSettings) -> An
         flow=_FLOW_NAME,
         policy=settings.inference_validation_policy,
         artifact_key=f"validation-{settings.model_name}-batch",
-        optional_columns=[LABEL],
+        optional_columns=[contract.label],
     )
 
 
-@guard("resolve_model")
-def resolve_champion(settings: GuardSettings) -> str:
-    return resolve_alias(settings, settings.model_name, "champion")
-
-
-def score_rows(
-    predict: Callable[[pd.DataFrame], Any], frame: pd.DataFrame
-) -> tuple[npt.NDArray[np.float64], dict[int, str]]:
-    """Scores of every row of ``frame`` and the reasons of the rows that could not be scored.
-
-    ``predict`` maps a frame to one score a row. A call that raises is retried on parts of the
-    frame until the rows that fail are isolated, so one bad row does not sink the batch; a
-    score that is not a finite number in [0, 1] fails its row too. Failed rows have NaN in
-    the returned scores and their position (0-based) in the reasons.
-    """
-    import numpy as np
-
-    n = len(frame)
-    scores = np.full(n, np.nan)
-    reasons: dict[int, str] = {}
-    budget = _ISOLATION_BUDGET
-
-    def attempt(start: int, stop: int) -> str | None:
-        try:
-            got = np.asarray(predict(frame.iloc[start:stop]), dtype=np.float64).ravel()
-        except Exception as exc:  # noqa: BLE001 - a model's failure is data about the model
-            return f"{type(exc).__name__}: {' '.join(str(exc).split())}"[:_REASON_CHARS]
-        if got.size != stop - start:
-            return f"the model returned {got.size} scores for {stop - start} rows"
-        scores[start:stop] = got
-        return None
-
-    def parts(start: int, stop: int) -> list[tuple[int, int]]:
-        pieces = _FIRST_SPLIT if (start, stop) == (0, n) else 2
-        step = -(-(stop - start) // pieces)
-        return [(lo, min(stop, lo + step)) for lo in range(start, stop, step)]
-
-    first = attempt(0, n) if n else None
-    pending = [] if first is None else [(0, n, first)]
-    while pending:
-        start, stop, error = pending.pop()
-        if stop - start == 1:
-            reasons[start] = error
-            continue
-        for lo, hi in parts(start, stop):
-            if budget <= 0:
-                reasons.update(dict.fromkeys(range(lo, hi), error))
-                continue
-            budget -= 1
-            failure = attempt(lo, hi)
-            if failure is not None:
-                pending.append((lo, hi, failure))
-    bad = ~np.isfinite(scores) | (scores < 0) | (scores > 1)
-    for row in np.flatnonzero(bad):
-        reasons.setdefault(int(row), f"score {scores[row]!r} is not a probability in [0, 1]")
-        scores[row] = np.nan
-    return scores, reasons
-
-
 def score_frame(model: Any, df: pd.DataFrame, version: str, batch_id: str) -> pd.DataFrame:
-    """The batch with ``score``, ``prediction``, ``model_version``, ``batch_id``, ``scored_at``."""
-    scores = model.predict_proba(df[list(FEATURES)])[:, 1]
-    return _with_scores(df, scores, version, batch_id)
+    """The batch with the predictor's columns and ``model_version``, ``batch_id``,
+    ``scored_at`` (``model`` is a :class:`~mlops_guard.contract.Predictor`)."""
+    return _scored_frame(df, model.predict(df), version, batch_id)
 
 
-def _with_scores(df: pd.DataFrame, scores: Any, version: str, batch_id: str) -> pd.DataFrame:
-    from mlops_guard.data import add_scores
+def _scored_frame(
+    df: pd.DataFrame, predictions: pd.DataFrame, version: str, batch_id: str
+) -> pd.DataFrame:
+    import pandas as pd
 
-    return add_scores(df, scores, version=version, batch_id=batch_id, threshold=DECISION_THRESHOLD)
+    from mlops_guard.data import BATCH_ID_COLUMN, MODEL_VERSION_COLUMN, SCORED_AT_COLUMN
 
-
-def _positive_scores(model: Any) -> Callable[[pd.DataFrame], Any]:
-    def predict(frame: pd.DataFrame) -> Any:
-        return model.predict_proba(frame[list(FEATURES)])[:, 1]
-
-    return predict
+    out = df.copy()
+    for column in predictions.columns:
+        out[column] = predictions[column].to_numpy()
+    out[MODEL_VERSION_COLUMN] = version
+    out[BATCH_ID_COLUMN] = batch_id
+    out[SCORED_AT_COLUMN] = pd.Timestamp(datetime.now(UTC))
+    return out
 
 
 @dataclass
@@ -191,18 +162,19 @@ class _Scored:
 
 
 @guard("score")
-def score(df: pd.DataFrame, version: str, batch_id: str, settings: GuardSettings) -> _Scored:
+def score(df: pd.DataFrame, predictor: Predictor, batch_id: str) -> _Scored:
     """Score the rows; rows the model fails on are split off with their reasons."""
     import numpy as np
 
     from mlops_guard.validation import REASON_COLUMN
 
-    model = load_model_version(settings, settings.model_name, version)
-    scores, reasons = score_rows(_positive_scores(model), df)
-    ok = np.isfinite(scores)
-    scored = _with_scores(df[ok], scores[ok], version, batch_id)
-    failed = df.iloc[sorted(reasons)].copy()
-    failed[REASON_COLUMN] = [reasons[row] for row in sorted(reasons)]
+    predictions, reasons = predictor.score(df)
+    failed_rows = sorted(reasons)
+    ok = np.ones(len(df), dtype=bool)
+    ok[failed_rows] = False
+    scored = _scored_frame(df[ok], predictions, predictor.version, batch_id)
+    failed = df.iloc[failed_rows].copy()
+    failed[REASON_COLUMN] = [reasons[row] for row in failed_rows]
     if reasons:
         log_event(
             "inference.rows_failed",
@@ -244,42 +216,52 @@ def _previous_version(settings: GuardSettings, version: str) -> str | None:
 
 @guard("compare_previous")
 def compare_with_previous(
-    scored: pd.DataFrame, version: str, settings: GuardSettings
+    scored: pd.DataFrame, predictor: Predictor, settings: GuardSettings
 ) -> VersionComparison | None:
     """Score the labelled rows with the version the champion replaced and compare the two on
-    the same rows. None when there is no such version or too few labels."""
+    the same rows. None when the model is not a binary classifier with scores, when there is
+    no such version, or when there are too few labels."""
     import numpy as np
 
-    from mlops_guard.data import LABEL
+    from mlops_guard.contract import SCORE_COLUMN, load_predictor
     from mlops_guard.quality import QualitySettings, compare_versions
 
+    contract = predictor.contract
     config = QualitySettings()
-    if not config.compare_previous or LABEL not in scored.columns:
+    if (
+        not config.compare_previous
+        or contract.task != "binary"
+        or not predictor.has_scores
+        or contract.label not in scored.columns
+    ):
         return None
-    labelled = scored[scored[LABEL].notna()]
+    labelled = scored[scored[contract.label].notna()]
     if len(labelled) < config.min_rows:
         log_event("quality.skipped", rows=len(labelled), min_rows=config.min_rows)
         return None
-    previous = _previous_version(settings, version)
-    if previous is None:
+    previous_version = _previous_version(settings, predictor.version)
+    if previous_version is None:
         return None
-    model = load_model_version(settings, settings.model_name, previous)
-    previous_scores, _ = score_rows(_positive_scores(model), labelled)
-    both = np.isfinite(previous_scores)
+    previous = load_predictor(settings, settings.model_name, previous_version)
+    if not previous.has_scores:
+        return None
+    previous_predictions, reasons = previous.score(labelled)
+    both = np.ones(len(labelled), dtype=bool)
+    both[sorted(reasons)] = False
+    truth = (labelled[contract.label] == contract.positive_class).to_numpy()[both]
     comparison = compare_versions(
-        labelled[LABEL].to_numpy()[both],
-        labelled["score"].to_numpy()[both],
-        previous_scores[both],
+        truth.astype("float64"),
+        labelled[SCORE_COLUMN].to_numpy()[both],
+        previous_predictions[SCORE_COLUMN].to_numpy(),
         model=settings.model_name,
-        version=version,
-        previous_version=previous,
+        version=predictor.version,
+        previous_version=previous_version,
         settings=config,
-        threshold=DECISION_THRESHOLD,
     )
     log_event(
         "quality.compared",
         "WARNING" if comparison.worse else "INFO",
-        previous_version=previous,
+        previous_version=previous_version,
         rows=comparison.rows,
         worse=comparison.worse,
         loss_increase=round(comparison.loss_increase, 6),
@@ -295,9 +277,9 @@ def compare_with_previous(
 def write_predictions(
     scored: pd.DataFrame, version: str, batch_id: str, settings: GuardSettings
 ) -> str:
-    from mlops_guard.data import write_table
+    from mlops_guard.data import scored_batch_path, write_table
 
-    path = settings.predictions_dir / f"{settings.model_name}-v{version}-{batch_id}.parquet"
+    path = scored_batch_path(settings, settings.model_name, version, batch_id)
     write_table(scored, path)
     return str(path)
 
@@ -315,10 +297,12 @@ def inference_flow(
         settings = settings.model_copy(update={"model_name": model})
     batch_id = batch_id or datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
     with use_settings(settings), bind(model=settings.model_name):
-        loaded = load_batch(str(data))
-        gated = validate_batch(loaded, str(data), settings)
         version = resolve_champion(settings)
         with bind(model_version=version):
+            predictor = load_champion(settings, version)
+            contract = predictor.contract
+            loaded = load_batch(str(data), contract)
+            gated = validate_batch(loaded, str(data), _version_suite(settings, version), contract)
             passed = gated.passed
             path: str | None = None
             failed_path: str | None = None
@@ -326,7 +310,7 @@ def inference_flow(
             rows_failed = 0
             scored: pd.DataFrame | None = None
             if len(passed):
-                outcome = score(passed, version, batch_id, settings)
+                outcome = score(passed, predictor, batch_id)
                 scored, rows_failed = outcome.scored, len(outcome.failed)
                 if rows_failed:
                     failed_path = quarantine_unscored_rows(
@@ -334,20 +318,17 @@ def inference_flow(
                     )
                 if len(scored):
                     path = write_predictions(scored, version, batch_id, settings)
-                    comparison = _compare_best_effort(scored, version, settings)
+                    comparison = _compare_best_effort(scored, predictor, settings)
             attempted = len(passed)
+            mean_score, positive_share = _summary(scored, contract)
             result = ScoringResult(
                 model=settings.model_name,
                 model_version=version,
                 batch_id=batch_id,
                 rows_in=len(loaded),
                 rows_scored=attempted - rows_failed,
-                mean_score=float(scored["score"].mean())
-                if path and scored is not None
-                else float("nan"),
-                positive_share=float(scored["prediction"].mean())
-                if path and scored is not None
-                else float("nan"),
+                mean_score=mean_score,
+                positive_share=positive_share,
                 predictions_path=path,
                 rows_quarantined=gated.rows_quarantined,
                 quarantine_path=str(gated.quarantined) if gated.quarantined else None,
@@ -373,15 +354,26 @@ def inference_flow(
     return result
 
 
+def _summary(scored: pd.DataFrame | None, contract: ModelContract) -> tuple[float, float]:
+    """Mean score and share predicted positive of a binary model's batch (NaN otherwise)."""
+    from mlops_guard.contract import PREDICTION_COLUMN, SCORE_COLUMN
+
+    nan = float("nan")
+    if scored is None or not len(scored) or contract.task != "binary":
+        return nan, nan
+    positive = float((scored[PREDICTION_COLUMN] == contract.positive_class).mean())
+    return float(scored[SCORE_COLUMN].mean()), positive
+
+
 def _compare_best_effort(
-    scored: pd.DataFrame, version: str, settings: GuardSettings
+    scored: pd.DataFrame, predictor: Predictor, settings: GuardSettings
 ) -> VersionComparison | None:
     """The comparison is a signal about the model, not part of scoring: a failure to load the
     previous version or to read the registry is logged, and the batch's predictions stand."""
     from mlops_guard.errors import GuardError
 
     try:
-        comparison: VersionComparison | None = compare_with_previous(scored, version, settings)
+        comparison: VersionComparison | None = compare_with_previous(scored, predictor, settings)
     except GuardError as exc:
         _log.warning("champion not compared with the previous version: %s", exc)
         return None
@@ -391,12 +383,14 @@ def _compare_best_effort(
 def _record(
     result: ScoringResult, settings: GuardSettings, comparison: VersionComparison | None
 ) -> None:
+    import math
+
     from mlops_guard.metrics import MetricsSink, get_metrics
 
     m = get_metrics()
     labels = {"model": result.model, "model_version": result.model_version}
     m.predictions_total.labels(**labels).inc(result.rows_scored)
-    if result.rows_scored:
+    if result.rows_scored and not math.isnan(result.mean_score):
         m.prediction_mean_score.labels(**labels).set(result.mean_score)
         m.prediction_positive_share.labels(**labels).set(result.positive_share)
     # Rows quarantined by validation are the data's fault, not the model's: the error rate
@@ -412,6 +406,7 @@ def _record(
         m.model_quality.labels(**labels, metric="accuracy").set(quality.accuracy)
         if quality.roc_auc is not None:
             m.model_quality.labels(**labels, metric="roc_auc").set(quality.roc_auc)
+    summary = not math.isnan(result.mean_score)
     log_event(
         "inference.scored",
         "WARNING" if result.rows_failed else "INFO",
@@ -421,8 +416,8 @@ def _record(
         rows_quarantined=result.rows_quarantined,
         rows_failed=result.rows_failed,
         error_rate=round(result.error_rate, 6),
-        mean_score=round(result.mean_score, 6) if result.rows_scored else None,
-        positive_share=round(result.positive_share, 6) if result.rows_scored else None,
+        mean_score=round(result.mean_score, 6) if summary else None,
+        positive_share=round(result.positive_share, 6) if summary else None,
         predictions_path=result.predictions_path,
         worse_than_previous=None if comparison is None else comparison.worse,
     )

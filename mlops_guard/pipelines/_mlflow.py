@@ -30,14 +30,14 @@ LINEAGE_PREFIX = "mlops_guard."
 def configure_mlflow(settings: GuardSettings) -> MlflowClient:
     """Point MLflow at the settings' tracking URI (registry too) and return a client."""
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    import mlflow
     from mlflow.tracking import MlflowClient
+
+    from mlops_guard._mlflow_uri import point_fluent_mlflow
 
     uri = settings.mlflow_tracking_uri
     if uri.startswith("sqlite:///"):
         settings.workdir.mkdir(parents=True, exist_ok=True)
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
+    point_fluent_mlflow(uri)
     return MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 

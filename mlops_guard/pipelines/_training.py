@@ -259,6 +259,7 @@ class _Trained:
     measured: dict[str, float]
     config: TrainingConfig
     source: str
+    test: pd.DataFrame
 
 
 @guard("register")
@@ -319,6 +320,7 @@ def register(trained: _Trained, settings: GuardSettings) -> TrainingResult:
         )
         run_id = run.info.run_id
     version = _register_version(model_name, info, run_id, lineage)
+    _save_contract(model_name, version, run_id, settings, trained)
     alias = _assign_alias(model_name, version, trained.source, settings)
     with bind(model_version=version):
         fields: dict[str, Any] = {"alias": alias, "run_id": run_id, **trained.measured}
@@ -351,6 +353,41 @@ def _log_reference_profile(
     with tempfile.TemporaryDirectory() as tmp:
         path = profile.save(Path(tmp) / Path(PROFILE_ARTIFACT_PATH).name)
         mlflow.log_artifact(str(path), artifact_path=str(Path(PROFILE_ARTIFACT_PATH).parent))
+
+
+def _save_contract(
+    model_name: str, version: str, run_id: str, settings: GuardSettings, trained: _Trained
+) -> None:
+    """The version's contract and its reference quality (the test set's metrics with their
+    intervals), read back by scoring, quality, drift and the canary. A version without a
+    contract cannot be scored, so a failure here removes the version again."""
+    import pandas as pd
+
+    from mlops_guard.contract import PREDICTION_COLUMN, SCORE_COLUMN, save_contract
+    from mlops_guard.data import churn_contract
+    from mlops_guard.errors import GuardError
+    from mlops_guard.quality import measure, save_reference_quality
+    from mlops_guard.registry._client import RegistryClient
+
+    contract = churn_contract()
+    scores = trained.model.predict_proba(trained.test[list(FEATURES)])[:, 1]
+    predictions = pd.DataFrame(
+        {
+            PREDICTION_COLUMN: (scores >= trained.config.decision_threshold).astype("int64"),
+            SCORE_COLUMN: scores,
+        }
+    )
+    try:
+        save_contract(contract, model=model_name, version=version, run_id=run_id, settings=settings)
+        report = measure(contract, trained.test[LABEL].reset_index(drop=True), predictions)
+        save_reference_quality(report, model=model_name, version=version, settings=settings)
+    except GuardError:
+        client = RegistryClient(settings)
+        client.call(
+            f"delete version {version} of {model_name!r}",
+            lambda: client.mlflow.delete_model_version(model_name, version),
+        )
+        raise
 
 
 def _register_version(model_name: str, info: Any, run_id: str, lineage: dict[str, str]) -> str:
@@ -407,14 +444,26 @@ def training_flow(
     model: str | None = None,
     config: TrainingConfig | None = None,
     settings: GuardSettings | None = None,
+    trainer: Any = None,
+    label: str | None = None,
+    task: str | None = None,
+    id_column: str | None = None,
+    timestamp_column: str | None = None,
 ) -> TrainingResult:
     """Train a model on DATA (CSV or Parquet) and register a new version with lineage tags.
 
-    The first registered version becomes ``champion``, later ones ``challenger``.
+    Without ``trainer`` it trains the demo's churn model. With ``trainer`` (a callable
+    ``fit(train_frame) -> model``, or ``"package.module:function"``), ``label`` and ``task``,
+    it trains the user's model on any data (see :mod:`mlops_guard.pipelines._trainer`). The
+    first registered version becomes ``champion``, later ones ``challenger``.
     """
     settings = settings or GuardSettings()
     if model:
         settings = settings.model_copy(update={"model_name": model})
+    if trainer is not None:
+        return _user_training(
+            data, trainer, label, task, id_column, timestamp_column, settings, config
+        )
     config = config or TrainingConfig()
     with use_settings(settings), bind(model=settings.model_name):
         loaded = load_training_data(str(data))
@@ -426,7 +475,7 @@ def training_flow(
         )
         fitted, monitor = fit(train, config, checkpoint_dir, settings)
         measured = evaluate(fitted, test, config)
-        trained = _Trained(fitted, monitor, gated, df, train, measured, config, str(data))
+        trained = _Trained(fitted, monitor, gated, df, train, measured, config, str(data), test)
         result: TrainingResult = register(trained, settings)
     flush_pending()
     publish_table(
@@ -435,6 +484,71 @@ def training_flow(
         description=f"{settings.model_name} v{result.version} ({result.alias})",
     )
     return result
+
+
+@guard("load")
+def load_user_data(data: str, label: str) -> pd.DataFrame:
+    from mlops_guard.data import read_table
+
+    df = read_table(data)
+    if label not in df.columns:
+        raise SchemaError(
+            f"training data {data!r} lacks the label column {label!r}",
+            hint="pass --label with a column of DATA",
+        )
+    log_event("data.loaded", rows=len(df), columns=len(df.columns), source=str(data))
+    return df
+
+
+def _user_training(
+    data: str,
+    trainer: Any,
+    label: str | None,
+    task: str | None,
+    id_column: str | None,
+    timestamp_column: str | None,
+    settings: GuardSettings,
+    config: TrainingConfig | None,
+) -> TrainingResult:
+    from mlops_guard.contract._model import TASKS
+    from mlops_guard.errors import UsageError
+    from mlops_guard.pipelines._trainer import train_with
+
+    if not label or task not in TASKS:
+        raise UsageError(
+            f"a trainer needs --label and --task (one of {', '.join(TASKS)}); got label "
+            f"{label!r}, task {task!r}",
+            hint="e.g. mlops-guard train DATA --trainer pkg.mod:fit --label y --task binary",
+        )
+    with use_settings(settings), bind(model=settings.model_name):
+        df = load_user_data(str(data), label)
+        # The shipped suite describes the demo's data; a user's data is validated only
+        # against a suite they name (MLOPS_GUARD_VALIDATION_SUITE), and registration infers
+        # one from the held-out rows for scoring.
+        if "validation_suite" in settings.model_fields_set:
+            df = validate_training_data(df, str(data), settings).passed
+        registration = train_with(
+            trainer,
+            df,
+            label=label,
+            task=task,  # type: ignore[arg-type]
+            id_column=id_column,
+            timestamp_column=timestamp_column,
+            settings=settings,
+            seed=(config or TrainingConfig()).seed,
+        )
+    flush_pending()
+    quality = (registration.reference_quality or {}).get("metrics", {})
+    metrics = {f"test_{k}": float(v["value"]) for k, v in quality.items()}
+    return TrainingResult(
+        model=registration.model,
+        version=registration.version,
+        alias=registration.alias,
+        run_id=registration.run_id,
+        rows=len(df),
+        metrics=metrics,
+        lineage={"source": str(data), "model_uri": registration.source},
+    )
 
 
 def _ensure(path: Path) -> str:

@@ -79,6 +79,10 @@ def _set_metrics(metrics: GuardMetrics, check: QualityCheck) -> None:
     labels = {"model": check.model, "model_version": check.version}
     for name, metric in check.current.metrics.items():
         metrics.model_quality.labels(**labels, metric=name).set(metric.value)
+    for name, compared in check.comparison.metrics.items():
+        metrics.model_quality_degraded.labels(**labels, metric=name).set(
+            1.0 if compared.degraded else 0.0
+        )
 
 
 def check_quality(

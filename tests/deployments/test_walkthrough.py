@@ -54,15 +54,21 @@ def test_the_walkthrough_rolls_a_bad_champion_back_with_the_shipped_configuratio
         WALKTHROUGH_DIR=str(tmp_path),
         PATH=f"{Path(sys.executable).parent}:" + env.get("PATH", ""),
     )
-    done = subprocess.run(
+    script = subprocess.Popen(
         [str(ROOT / "scripts" / "walkthrough.sh")],
         env=env,
         cwd=ROOT,
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=900,
-        check=False,
     )
+    try:
+        stdout, stderr = script.communicate(timeout=900)
+    except subprocess.TimeoutExpired:
+        # TERM lets the script stop the servers it started before it exits.
+        script.terminate()
+        stdout, stderr = script.communicate(timeout=60)
+    done = subprocess.CompletedProcess(script.args, script.returncode, stdout, stderr)
     logs = "\n".join(
         f"--- {p.name}\n{p.read_text()[-1500:]}" for p in sorted((tmp_path / "logs").glob("*"))
     )

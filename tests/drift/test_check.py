@@ -17,11 +17,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from mlops_guard.contract import save_contract
 from mlops_guard.data import (
     FEATURES,
     LABEL,
     NUMERICAL_FEATURES,
     add_scores,
+    churn_contract,
     make_dataset,
     scored_batch_path,
     write_table,
@@ -104,6 +106,14 @@ def register_champion(
         name, source=f"runs:/{run.info.run_id}/model", run_id=run.info.run_id
     )
     client.set_registered_model_alias(name, "champion", version.version)
+    # The contract names the label the concept-drift check reads.
+    save_contract(
+        churn_contract(),
+        model=name,
+        version=str(version.version),
+        run_id=run.info.run_id,
+        settings=settings,
+    )
     return str(version.version), run.info.run_id
 
 

@@ -131,7 +131,7 @@ def test_hung_step_is_detected_within_factor_times_median_plus_one_period_and_cl
     assert first["job"] == "train"
     assert first["model"] == "churn"
     # The stall was flushed to the textfile sink as it happened (alert rules see it).
-    assert "mlops_guard_training_stalled" in settings.metrics_textfile.read_text()
+    assert "mlops_guard_training_stalled" in settings.metrics_textfile("train").read_text()
 
 
 def test_save_ten_times_slower_is_flagged_while_it_runs(

@@ -68,7 +68,11 @@ def test_demo_json_summary(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     assert summary["alias_history"][-1]["alert_fingerprint"] == alert_fingerprint
 
     assert Path(summary["artifacts"]["run_log"]).is_file()
-    assert Path(summary["artifacts"]["metrics_textfile"]).is_file()
+    # One textfile per flow: the drift check's run did not erase the inference's series.
+    metrics_files = {p.name for p in Path(summary["artifacts"]["metrics_dir"]).glob("*.prom")}
+    assert {"mlops_guard-mlops-guard-inference.prom", "mlops_guard-drift_check.prom"} <= (
+        metrics_files
+    )
     scored = sorted(Path(summary["artifacts"]["predictions_dir"]).rglob("*.parquet"))
     drifted = pd.read_parquet(next(p for p in scored if "drifted" in p.name))
     clean = pd.read_parquet(next(p for p in scored if "clean-1" in p.name))

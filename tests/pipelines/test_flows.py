@@ -18,6 +18,7 @@ from mlops_guard.data import (
     SyntheticSpec,
     fingerprint,
     make_dataset,
+    scored_batch_path,
     write_table,
 )
 from mlops_guard.errors import BatchRejected, ModelNotFound, SchemaError
@@ -127,7 +128,7 @@ def test_inference_scores_with_the_champion_and_tags_every_row(
     assert result.model_version == "1"
     assert result.rows_scored == 1_500
     scored = pd.read_parquet(result.predictions_path)
-    assert Path(result.predictions_path).parent == settings.predictions_dir
+    assert Path(result.predictions_path) == scored_batch_path(settings, "churn", "1", "b1")
     assert (scored["model_version"] == "1").all()
     assert (scored["batch_id"] == "b1").all()
     assert scored["score"].between(0, 1).all()
@@ -135,11 +136,15 @@ def test_inference_scores_with_the_champion_and_tags_every_row(
     assert result.mean_score == pytest.approx(scored["score"].mean())
 
     families = {
-        f.name: f for f in text_string_to_metric_families(settings.metrics_textfile.read_text())
+        f.name: f
+        for f in text_string_to_metric_families(
+            settings.metrics_textfile("mlops-guard-inference").read_text()
+        )
     }
     predictions = families["mlops_guard_predictions"]
     (total,) = [s for s in predictions.samples if s.name.endswith("_total")]
-    assert total.labels == {"model": "churn", "model_version": "1"}
+    # The flow's own file, labelled with the flow (node_exporter merges every file it reads).
+    assert total.labels == {"flow": "mlops-guard-inference", "model": "churn", "model_version": "1"}
     assert total.value == 1_500
     scored_events = [
         r for r in read_runlog(settings.runlog_path) if r["event"] == "inference.scored"

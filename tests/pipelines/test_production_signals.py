@@ -15,10 +15,10 @@ import pandas as pd
 import pytest
 
 from mlops_guard import registry
+from mlops_guard.contract import score_rows
 from mlops_guard.data import FEATURES, LABEL, make_dataset, write_table
 from mlops_guard.metrics import GuardMetrics
 from mlops_guard.pipelines import inference_flow, training_flow
-from mlops_guard.pipelines._inference import score_rows
 from mlops_guard.settings import GuardSettings
 from mlops_guard.validation import REASON_COLUMN, read_manifest
 
@@ -50,11 +50,11 @@ def test_score_rows_isolates_exactly_the_rows_the_model_fails_on() -> None:
     assert (scores[good] == 0.25).all()
 
 
-def test_score_rows_fails_rows_without_a_probability() -> None:
+def test_score_rows_fails_rows_without_a_number() -> None:
     frame = pd.DataFrame({"x": range(4)})
-    scores, reasons = score_rows(lambda f: np.array([0.1, np.nan, 1.5, 0.9])[: len(f)], frame)
+    scores, reasons = score_rows(lambda f: np.array([0.1, np.nan, np.inf, 0.9])[: len(f)], frame)
     assert sorted(reasons) == [1, 2]
-    assert "not a probability" in reasons[2]
+    assert "not a number" in reasons[2]
     assert scores[0] == 0.1
     assert scores[3] == 0.9
 

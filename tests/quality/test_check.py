@@ -139,6 +139,11 @@ def test_fresh_data_is_not_degraded_and_corrupted_labels_are(
             {"model": found.model, "model_version": found.version, "metric": name},
         )
         assert value == pytest.approx(metric.value)
+        degraded = metrics.sample(
+            "mlops_guard_model_quality_degraded",
+            {"model": found.model, "model_version": found.version, "metric": name},
+        )
+        assert degraded == 1.0
     events = [e for e in read_runlog(settings.runlog_path) if e["event"] == "quality.checked"]
     assert [(e["degraded"], e["level"]) for e in events] == [(False, "INFO"), (True, "WARNING")]
     assert events[-1]["model_version"] == found.version

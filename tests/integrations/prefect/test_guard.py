@@ -60,7 +60,7 @@ def test_stage_is_recorded_in_runlog_metrics_events_and_prefect_logs(
     labels = {"flow": "guard-test-ok", "stage": "double", "model": "churn"}
     assert metrics.sample("mlops_guard_stage_duration_seconds_count", labels) == 1.0
     assert metrics.sample("mlops_guard_stage_runs_total", {**labels, "status": "completed"}) == 1.0
-    text = settings.metrics_textfile.read_text()
+    text = settings.metrics_textfile("guard-test-ok").read_text()
     sample = 'flow="guard-test-ok",model="churn",stage="double"} 1.0'
     assert f"mlops_guard_stage_duration_seconds_count{{{sample}" in text
 
