@@ -28,6 +28,7 @@ from mlops_guard.errors import (
 if TYPE_CHECKING:
     import pandas as pd
 
+    from mlops_guard.contract import ModelContract
     from mlops_guard.drift._concept import ConceptDriftResult
     from mlops_guard.drift._engine import DriftConfig, DriftReport
     from mlops_guard.drift._profile import ReferenceProfile
@@ -72,13 +73,19 @@ class ChampionReference:
     reference_quality: float | None
     reference_quality_se: float | None = None
     reference_rows: int | None = None
+    contract: ModelContract | None = None
+
+    @property
+    def label(self) -> str | None:
+        """The label column of the champion's contract (None for a version without one)."""
+        return None if self.contract is None else self.contract.label
 
     @property
     def reference_positive_share(self) -> float | None:
         """Share of positive labels in the profiled training data (None: no label column)."""
-        from mlops_guard.data import LABEL
-
-        return _positive_share(self.profile, LABEL)
+        if self.contract is None or self.contract.task != "binary":
+            return None
+        return _positive_share(self.profile, self.contract.label, self.contract.positive_class)
 
 
 @dataclass(frozen=True)
@@ -191,7 +198,20 @@ def load_champion_reference(model: str, settings: GuardSettings) -> ChampionRefe
         found.get(REFERENCE_QUALITY_METRIC),
         reference_quality_se=found.get(REFERENCE_QUALITY_SE_METRIC),
         reference_rows=None if rows is None else int(rows),
+        contract=_contract(model, str(version.version), settings),
     )
+
+
+def _contract(model: str, version: str, settings: GuardSettings) -> ModelContract | None:
+    """The version's contract; None for a version registered without one (no label known,
+    so no concept-drift check)."""
+    from mlops_guard.contract import load_contract
+    from mlops_guard.errors import ContractError
+
+    try:
+        return load_contract(model, version, settings)
+    except ContractError:
+        return None
 
 
 def load_champion_profile(model: str, settings: GuardSettings) -> ReferenceProfile:
@@ -199,17 +219,17 @@ def load_champion_profile(model: str, settings: GuardSettings) -> ReferenceProfi
     return load_champion_reference(model, settings).profile
 
 
-def _positive_share(profile: ReferenceProfile, label: str) -> float | None:
+def _positive_share(profile: ReferenceProfile, label: str, positive: Any) -> float | None:
     column = profile.columns.get(label)
     if column is None:
         return None
     if column.numeric is not None and column.numeric.count:
         state = column.numeric
-        return float(state.counts[state.values == 1.0].sum() / state.count)
+        return float(state.counts[state.values == float(positive)].sum() / state.count)
     if column.categories:
         total = sum(column.categories.values())
-        positive = sum(n for key, n in column.categories.items() if key in (1, True, "1"))
-        return positive / total if total else None
+        hits = sum(n for key, n in column.categories.items() if str(key) == str(positive))
+        return hits / total if total else None
     return None
 
 
@@ -267,12 +287,16 @@ def _concept(
     notes: list[str],
 ) -> ConceptDriftResult | None:
     """Concept drift on the labelled rows, when there are any and a reference quality."""
-    from mlops_guard.data import LABEL, SCORE_COLUMN
+    from mlops_guard.data import SCORE_COLUMN
     from mlops_guard.drift._concept import concept_drift
 
-    if LABEL not in current.columns or SCORE_COLUMN not in current.columns:
+    contract = champion.contract
+    if contract is None or contract.task != "binary":
         return None
-    labelled = current[current[LABEL].notna()]
+    label = contract.label
+    if label not in current.columns or SCORE_COLUMN not in current.columns:
+        return None
+    labelled = current[current[label].notna()]
     if champion.reference_quality is None:
         notes.append("labels present but the champion run has no reference quality")
         return None
@@ -286,7 +310,7 @@ def _concept(
         )
     try:
         return concept_drift(
-            labelled[LABEL].to_numpy(),
+            (labelled[label] == contract.positive_class).to_numpy().astype("float64"),
             labelled[SCORE_COLUMN].to_numpy(),
             reference_quality=champion.reference_quality,
             reference_se=champion.reference_quality_se,
