@@ -227,7 +227,13 @@ class Predictor:
                 reasons[int(row)] = f"score {values[row]!r} is not a probability in [0, 1]"
             ok &= ~bad
         kept = frame[ok]
-        return (self.predict(kept) if len(kept) else self.predict(frame.iloc[:0])), reasons
+        if not len(kept):
+            # Models refuse an empty frame: no row scored is an empty table, not an error.
+            import pandas as pd
+
+            empty = pd.DataFrame(index=kept.index, columns=self.contract.prediction_columns)
+            return empty, reasons
+        return self.predict(kept), reasons
 
 
 @functools.lru_cache(maxsize=8)

@@ -58,7 +58,12 @@ def _ready(url: str) -> bool:
 
 @contextmanager
 def run_server(
-    binary: str, args: Sequence[str], port: int, workdir: Path, ready_path: str = "/-/ready"
+    binary: str,
+    args: Sequence[str],
+    port: int,
+    workdir: Path,
+    ready_path: str = "/-/ready",
+    startup_timeout: float = 60,
 ) -> Iterator[Server]:
     """Start a server, wait until ``ready_path`` answers 200, stop it at the end."""
     workdir.mkdir(parents=True, exist_ok=True)
@@ -68,7 +73,11 @@ def run_server(
     url = f"http://127.0.0.1:{port}"
     try:
         try:
-            wait_for(lambda: process.poll() is not None or _ready(url + ready_path), 60, binary)
+            wait_for(
+                lambda: process.poll() is not None or _ready(url + ready_path),
+                startup_timeout,
+                binary,
+            )
         except AssertionError:
             raise AssertionError(f"{binary} did not start:\n{log.read_text()[-2000:]}") from None
         if process.poll() is not None:

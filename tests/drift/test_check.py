@@ -467,7 +467,10 @@ def test_with_an_mlflow_server_the_report_link_opens_the_report_in_its_ui(
     mlflow_cli = str(Path(sys.executable).with_name("mlflow"))
     # register_champion sets MLflow's process-wide URI: later tests must not meet a dead server.
     monkeypatch.setattr("mlflow.tracking._tracking_service.utils._tracking_uri", None)
-    with run_server(mlflow_cli, args, port, home, ready_path="/health") as server:
+    # An MLflow server imports for tens of seconds on a loaded 2-core machine.
+    with run_server(
+        mlflow_cli, args, port, home, ready_path="/health", startup_timeout=240
+    ) as server:
         settings = GuardSettings(workdir=workdir, tracking_uri=server.url)
         name = f"churn-{uuid.uuid4().hex[:6]}"
         _version, run_id = register_champion(settings, name, model, local_artifacts=False)

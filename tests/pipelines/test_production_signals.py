@@ -194,3 +194,25 @@ def test_a_batch_without_labels_or_a_first_champion_is_not_compared(
         is None
     )
     assert FEATURES  # the batch had every feature; only the comparison was skipped
+
+
+def test_a_champion_that_fails_on_every_row_quarantines_the_whole_batch(
+    settings: GuardSettings, metrics: GuardMetrics, tmp_path: Path
+) -> None:
+    training_flow(
+        str(write_table(make_dataset(rows=4_000, seed=1), tmp_path / "t.parquet")),
+        settings=settings,
+    )
+    batch = make_dataset(rows=300, seed=2).drop(columns=[LABEL])
+    batch["age"] = np.inf  # nothing this model can score
+    source = write_table(batch, tmp_path / "all-bad.parquet")
+    loose = settings.model_copy(update={"validation_suite": str(_columns_only_suite(tmp_path))})
+    result = inference_flow(str(source), batch_id="all-bad", settings=loose)
+    assert result.rows_scored == 0
+    assert result.rows_failed == 300
+    assert result.error_rate == 1.0
+    assert result.predictions_path is None
+    assert result.failed_path is not None
+    assert len(pd.read_parquet(Path(result.failed_path) / "data.parquet")) == 300
+    labels = {"model": "churn", "model_version": "1"}
+    assert metrics.sample("mlops_guard_model_error_rate", labels) == 1.0
