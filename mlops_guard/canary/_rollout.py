@@ -685,24 +685,9 @@ def _write(
     """The rows with the contract's prediction columns (empty where a row failed to score)
     and the bookkeeping columns, as a canary split of their version: a place of their own, so
     the drift check never takes them for that version's batches."""
-    from datetime import UTC, datetime
+    from mlops_guard.data import scored_batch_path, with_predictions, write_table
 
-    import pandas as pd
-
-    from mlops_guard.data import (
-        BATCH_ID_COLUMN,
-        MODEL_VERSION_COLUMN,
-        SCORED_AT_COLUMN,
-        scored_batch_path,
-        write_table,
-    )
-
-    out = part.copy()
-    for column in scored.predictions.columns:
-        out[column] = scored.predictions[column].to_numpy()
-    out[MODEL_VERSION_COLUMN] = str(version)
-    out[BATCH_ID_COLUMN] = str(batch_id)
-    out[SCORED_AT_COLUMN] = pd.Timestamp(datetime.now(UTC))
+    out = with_predictions(part, scored.predictions, version=version, batch_id=batch_id)
     path = scored_batch_path(settings, model, version, batch_id, "canary")
     return str(write_table(out, path))
 

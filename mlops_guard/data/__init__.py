@@ -24,6 +24,7 @@ from mlops_guard.data._scored import (
     add_scores,
     scored_batch_path,
     scored_batches,
+    with_predictions,
 )
 from mlops_guard.data._synthetic import (
     CATEGORICAL_FEATURES,
@@ -70,5 +71,6 @@ __all__ = [
     "read_table",
     "scored_batch_path",
     "scored_batches",
+    "with_predictions",
     "write_table",
 ]

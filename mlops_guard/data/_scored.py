@@ -183,3 +183,33 @@ def add_scores(
     out[BATCH_ID_COLUMN] = str(batch_id)
     out[SCORED_AT_COLUMN] = pd.Timestamp(scored_at or _datetime.now(UTC))
     return out
+
+
+def with_predictions(
+    frame: pd.DataFrame,
+    predictions: pd.DataFrame,
+    *,
+    version: str,
+    batch_id: str,
+    scored_at: datetime | None = None,
+) -> pd.DataFrame:
+    """A copy of ``frame`` with the model's prediction columns (``predictions``, one row per
+    row of ``frame``, in order: the contract's ``prediction``, ``score``, ``proba_<class>``)
+    and the bookkeeping columns ``model_version``, ``batch_id`` and ``scored_at``."""
+    from datetime import UTC
+    from datetime import datetime as _datetime
+
+    import pandas as pd
+
+    if len(predictions) != len(frame):
+        raise UsageError(
+            f"{len(predictions)} rows of predictions for a batch of {len(frame)}",
+            hint="pass one prediction row per row of the batch",
+        )
+    out = frame.copy()
+    for column in predictions.columns:
+        out[column] = predictions[column].to_numpy()
+    out[MODEL_VERSION_COLUMN] = str(version)
+    out[BATCH_ID_COLUMN] = str(batch_id)
+    out[SCORED_AT_COLUMN] = pd.Timestamp(scored_at or _datetime.now(UTC))
+    return out

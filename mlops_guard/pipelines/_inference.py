@@ -142,17 +142,9 @@ def score_frame(model: Any, df: pd.DataFrame, version: str, batch_id: str) -> pd
 def _scored_frame(
     df: pd.DataFrame, predictions: pd.DataFrame, version: str, batch_id: str
 ) -> pd.DataFrame:
-    import pandas as pd
+    from mlops_guard.data import with_predictions
 
-    from mlops_guard.data import BATCH_ID_COLUMN, MODEL_VERSION_COLUMN, SCORED_AT_COLUMN
-
-    out = df.copy()
-    for column in predictions.columns:
-        out[column] = predictions[column].to_numpy()
-    out[MODEL_VERSION_COLUMN] = version
-    out[BATCH_ID_COLUMN] = batch_id
-    out[SCORED_AT_COLUMN] = pd.Timestamp(datetime.now(UTC))
-    return out
+    return with_predictions(df, predictions, version=version, batch_id=batch_id)
 
 
 @dataclass
