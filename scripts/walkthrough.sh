@@ -26,8 +26,20 @@ cleanup() {
     echo "left running; stop with: kill ${pids[*]} && scripts/start-monitoring-stack.sh stop $dir/monitoring" >&2
     return
   fi
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  # Newest first (worker, receiver, then the server they talk to); a process that does not
+  # stop within 20 s of TERM is killed, so clean-up never hangs.
+  local i pid
+  for (( i=${#pids[@]}-1; i>=0; i-- )); do
+    pid="${pids[$i]}"
+    kill "$pid" 2>/dev/null || continue
+    for _ in $(seq 1 40); do
+      # Gone, or exited and waiting to be reaped (a zombie still answers kill -0).
+      case "$(ps -o stat= -p "$pid" 2>/dev/null)" in ""|Z*) break ;; esac
+      sleep 0.5
+    done
+    kill -9 "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
   scripts/start-monitoring-stack.sh stop "$dir/monitoring" >/dev/null 2>&1 || true
 }
 trap cleanup EXIT

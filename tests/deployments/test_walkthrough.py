@@ -24,7 +24,9 @@ from mlops_guard.settings import GuardSettings
 from tests.alerts._helpers import free_port
 from tests.alerts._servers import ALERTMANAGER, PROMETHEUS, PUSHGATEWAY, require
 
-pytestmark = [pytest.mark.slow, pytest.mark.servers]
+# Two training runs, a deployment run and the alert chain at the shipped 15 s intervals: about
+# 4 minutes quiet, more on a loaded 2-core machine.
+pytestmark = [pytest.mark.slow, pytest.mark.servers, pytest.mark.timeout(1500)]
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -63,11 +65,11 @@ def test_the_walkthrough_rolls_a_bad_champion_back_with_the_shipped_configuratio
         text=True,
     )
     try:
-        stdout, stderr = script.communicate(timeout=900)
+        stdout, stderr = script.communicate(timeout=1200)
     except subprocess.TimeoutExpired:
         # TERM lets the script stop the servers it started before it exits.
         script.terminate()
-        stdout, stderr = script.communicate(timeout=60)
+        stdout, stderr = script.communicate(timeout=120)
     done = subprocess.CompletedProcess(script.args, script.returncode, stdout, stderr)
     logs = "\n".join(
         f"--- {p.name}\n{p.read_text()[-1500:]}" for p in sorted((tmp_path / "logs").glob("*"))
