@@ -7,6 +7,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -55,13 +56,27 @@ def mlflow_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.fixture(autouse=True)
-def _no_mlflow_uri_between_tests(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A user script under test may call mlflow.set_tracking_uri, which exports
-    MLFLOW_TRACKING_URI; mlops-guard honours that variable, so without this the next test
-    would find the store of the test before it."""
-    for name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):
-        monkeypatch.delenv(name, raising=False)
+_MLFLOW_URI_VARIABLES = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
+
+
+def _forget_mlflow_uri() -> None:
+    for name in _MLFLOW_URI_VARIABLES:
+        os.environ.pop(name, None)
+
+
+# A user script or fixture under test may call mlflow.set_tracking_uri, which exports
+# MLFLOW_TRACKING_URI; mlops-guard honours that variable, so a later test (or a session fixture
+# built later) would find the store of the one before it. Cleared after every fixture's set-up
+# and before every test body; a test that wants the variable sets it in its body.
+@pytest.hookimpl(hookwrapper=True)
+def pytest_fixture_setup(fixturedef: Any, request: Any) -> Iterator[None]:
+    yield
+    _forget_mlflow_uri()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_call(item: pytest.Item) -> None:
+    _forget_mlflow_uri()
 
 
 @pytest.fixture
