@@ -162,7 +162,8 @@ def _run(args: argparse.Namespace) -> int:
     from mlops_guard.settings import load_settings
 
     settings = load_settings(workdir=args.workdir, tracking_uri=args.tracking_uri)
-    data = args.data[0] if len(args.data) == 1 else list(args.data)
+    frames = _labelled_frames(args, settings)
+    data = frames[0] if len(frames) == 1 else frames
     report = run_canary(
         data,
         model=args.model,
@@ -186,6 +187,33 @@ def _run(args: argparse.Namespace) -> int:
             hint="see the per-metric results of the last step",
         )
     return 0
+
+
+def _labelled_frames(args: argparse.Namespace, settings: Any) -> list[Any]:
+    """The DATA files, read once; without ``--unlabelled`` each must carry the champion's
+    label, since a canary without labels cannot see that the challenger is wrong."""
+    from mlops_guard.contract import load_contract
+    from mlops_guard.data import read_table
+    from mlops_guard.errors import UsageError
+    from mlops_guard.registry import aliases
+
+    frames = [read_table(path) for path in args.data]
+    if args.unlabelled:
+        return frames
+    found = aliases(args.model, settings)
+    champion = found.get("champion")
+    if champion is None or found.get("challenger") is None:
+        return frames  # run_canary names the missing alias
+    label = load_contract(args.model, champion, settings).label
+    for path, frame in zip(args.data, frames, strict=True):
+        if label not in frame.columns or frame[label].isna().all():
+            raise UsageError(
+                f"{path!r} has no values of the label {label!r}: the canary cannot judge "
+                "accuracy without them",
+                hint="pass labelled DATA, or --unlabelled to judge only the outputs, "
+                "latency and errors",
+            )
+    return frames
 
 
 def register(commands: argparse._SubParsersAction[Any]) -> None:
@@ -215,6 +243,11 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
     run_cmd.add_argument("model", metavar="NAME", help="registered model name")
     run_cmd.add_argument("data", metavar="DATA", nargs="+", help="CSV or Parquet file(s)")
     run_cmd.add_argument("--json", action="store_true", help="print the report as JSON")
+    run_cmd.add_argument(
+        "--unlabelled",
+        action="store_true",
+        help="DATA has no labels: judge outputs, latency and errors only",
+    )
     run_cmd.add_argument("--workdir", help="working directory (MLOPS_GUARD_WORKDIR)")
     run_cmd.add_argument(
         "--tracking-uri", help="MLflow tracking and registry URI (MLOPS_GUARD_TRACKING_URI)"

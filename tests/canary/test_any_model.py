@@ -441,11 +441,13 @@ def test_cli_run_bad_input_exits_2_with_one_line(
         "good": write(batch, "good.parquet"),
         "no_feature": write(batch.drop(columns="x2"), "no-feature.csv"),
         "no_id": write(batch.drop(columns="order_id"), "no-id.csv"),
+        "no_label": write(batch.drop(columns=LABELS["binary"]), "no-label.csv"),
     }
     capsys.readouterr()
     cases = [
         ([binary, paths["no_feature"]], "'x2'"),
         ([binary, paths["no_id"]], "'order_id'"),
+        ([binary, paths["no_label"]], f"no values of the label {LABELS['binary']!r}"),
         ([binary, str(tmp_path / "missing.csv")], "missing.csv"),
         ([regression, paths["good"]], "has no challenger"),
         (["no-such-model", paths["good"]], "no-such-model"),
