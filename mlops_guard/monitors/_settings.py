@@ -120,7 +120,7 @@ class MonitorSettings(BaseSettings):
         gt=0,
         le=1,
         description="A worker whose score (median step time of all workers / its own) is below "
-        "this is a straggler. Source: issue 7, NVIDIA's straggler-detection default.",
+        "this is a straggler. Source: NVIDIA's straggler-detection default.",
     )
     straggler_reports: int = Field(
         default=2,

@@ -289,7 +289,7 @@ def register(trained: _Trained, settings: GuardSettings) -> TrainingResult:
         lineage["code_version"] = code
     sample = train[list(FEATURES)].head(200)
     signature = infer_signature(sample, model.predict_proba(sample)[:, 1])
-    # Explicit requirements: inferring them costs ~10 s per log_model (FACTS.md).
+    # Explicit requirements: inferring them costs about 10 s per log_model.
     requirements = [
         f"scikit-learn=={sklearn.__version__}",
         f"mlflow=={mlflow.__version__}",
