@@ -43,6 +43,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/rollback_latency.py
 	$(BIN)/python benchmarks/receiver_latency.py
 	$(BIN)/python benchmarks/monitor_step_overhead.py
+	$(BIN)/python benchmarks/score_vs_pyfunc.py
 
 clean:
 	rm -rf $(VENV) .mlops-guard .pytest_cache .mypy_cache .ruff_cache
