@@ -171,14 +171,16 @@ class Predictor:
         if contract.task == "binary":
             assert contract.classes is not None
             positive = contract.positive_class
+            assert positive is not None  # a binary contract always names it
             negative = next(c for c in contract.classes if c != positive)
             chosen = probabilities[positive].to_numpy() >= DECISION_THRESHOLD
-            # One vectorised pick: a Python loop costs a second per ten million rows.
-            values = np.where(chosen, np.array(positive, dtype=object), negative)
+            # One vectorised pick in the labels' own dtype (int64 for 0/1): an object column
+            # costs a Python loop here and again when the predictions are written.
+            values = np.where(chosen, positive, negative)
         else:
-            columns = list(probabilities.columns)
-            values = np.array(columns, dtype=object)[np.argmax(probabilities.to_numpy(), axis=1)]
-        return pd.Series(values, index=probabilities.index, dtype=object)
+            columns = np.asarray(list(probabilities.columns))
+            values = columns[np.argmax(probabilities.to_numpy(), axis=1)]
+        return pd.Series(values, index=probabilities.index)
 
     def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
         """The contract's prediction columns for ``frame`` (raises if the model does)."""
