@@ -26,6 +26,7 @@ from mlops_guard.alerts import AlertsSettings, create_app
 from mlops_guard.metrics import GuardMetrics
 from mlops_guard.settings import GuardSettings
 from tests.alerts._helpers import RecordingHandler, free_port, live_server, wait_for
+from tests.alerts._servers import require
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "start-monitoring-stack.sh"
@@ -54,17 +55,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.servers]
 
 
 def _require_servers() -> dict[str, str]:
-    found = {
-        name: shutil.which(binary) or shutil.which(binary, path="/usr/bin:/usr/sbin")
-        for name, binary in SERVERS.items()
-    }
-    missing = sorted(name for name, path in found.items() if path is None)
-    if missing:
-        reason = f"{', '.join(missing)} not installed (scripts/ensure-servers.sh installs them)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    return {name: str(path) for name, path in found.items()}
+    # Fails under CI=true, skips with the reason elsewhere (the shared rule of the server tests).
+    return require(*SERVERS.values())
 
 
 def _environment(**values: str) -> dict[str, str]:
