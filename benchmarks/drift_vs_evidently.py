@@ -62,13 +62,14 @@ def _peak_rss_mb() -> float:
 
 
 def _features() -> list[str]:
-    from mlops_guard.data import FEATURES
+    from mlops_guard.demo import FEATURES
 
     return list(FEATURES)
 
 
 def _write_case(rows: int, seed: int, path: Path, drift: dict[str, float] | None = None) -> None:
-    from mlops_guard.data import make_dataset, write_table
+    from mlops_guard.data import write_table
+    from mlops_guard.demo import make_dataset
 
     write_table(make_dataset(rows=rows, seed=seed, drift=drift or {})[_features()], path)
 
@@ -78,7 +79,7 @@ def _write_big(rows: int, path: Path, chunk: int = 1_000_000) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from mlops_guard.data import make_dataset
+    from mlops_guard.demo import make_dataset
 
     writer = None
     written = 0
@@ -100,7 +101,7 @@ def _write_big(rows: int, path: Path, chunk: int = 1_000_000) -> None:
 def _read(path: str) -> Any:
     import pyarrow.parquet as pq
 
-    from mlops_guard.data import CATEGORICAL_FEATURES
+    from mlops_guard.demo import CATEGORICAL_FEATURES
 
     table = pq.read_table(path, read_dictionary=list(CATEGORICAL_FEATURES))
     # Arrow buffers are released column by column as pandas takes them: the load does not
@@ -111,7 +112,7 @@ def _read(path: str) -> Any:
 def _warm_up() -> None:
     """Import what the first check imports lazily (scipy.stats, scipy.spatial), as Evidently
     imports it at ``from evidently import Report``: imports are outside both timings."""
-    from mlops_guard.data import make_dataset
+    from mlops_guard.demo import make_dataset
     from mlops_guard.drift import detect_drift
 
     tiny = make_dataset(rows=50, seed=0)[_features()]

@@ -317,7 +317,8 @@ def main() -> None:
     from prefect.settings import PREFECT_API_URL
     from prefect.testing.utilities import prefect_test_harness
 
-    from mlops_guard.data import make_dataset, write_table
+    from mlops_guard.data import write_table
+    from mlops_guard.demo import make_dataset
     from mlops_guard.pipelines import training_flow
     from mlops_guard.pipelines._cli import _quiet_prefect
     from mlops_guard.settings import GuardSettings

@@ -75,7 +75,7 @@ def _suite(keys: list[tuple[str, str | None]], name: str) -> Any:
 
 
 def _data(rows: int) -> Any:
-    from mlops_guard.data import Corruption, SyntheticSpec, make_dataset
+    from mlops_guard.demo import Corruption, SyntheticSpec, make_dataset
 
     corruption = Corruption(
         null_rate=0.001,

@@ -1,5 +1,5 @@
 """Entrypoint for `prefect deploy`: the demo flow (logic in mlops_guard.pipelines)."""
 
-from mlops_guard.pipelines import demo_flow
+from mlops_guard.demo import demo_flow
 
 __all__ = ["demo_flow"]

@@ -43,12 +43,13 @@ from mlops_guard.errors import (
 if TYPE_CHECKING:
     from mlops_guard._stage import StageRecorder
     from mlops_guard.canary import canary_flow, judge, run_canary
-    from mlops_guard.data import Corruption, SyntheticSpec, make_dataset, read_table, write_table
+    from mlops_guard.data import read_table, write_table
+    from mlops_guard.demo import Corruption, SyntheticSpec, demo_flow, make_dataset
     from mlops_guard.drift import build_profile, detect_drift, drift_check_flow, load_profile
     from mlops_guard.integrations.prefect import guard
     from mlops_guard.metrics import GuardMetrics, get_metrics
     from mlops_guard.monitors import CheckpointMonitor
-    from mlops_guard.pipelines import demo_flow, inference_flow, training_flow
+    from mlops_guard.pipelines import inference_flow, training_flow
     from mlops_guard.registry import history, promote, rollback, rollback_flow
     from mlops_guard.runlog import bind, log_event
     from mlops_guard.settings import GuardSettings
@@ -130,14 +131,14 @@ _LAZY = {
     "bind": "mlops_guard.runlog",
     "GuardMetrics": "mlops_guard.metrics",
     "get_metrics": "mlops_guard.metrics",
-    "make_dataset": "mlops_guard.data",
-    "SyntheticSpec": "mlops_guard.data",
-    "Corruption": "mlops_guard.data",
+    "make_dataset": "mlops_guard.demo",
+    "SyntheticSpec": "mlops_guard.demo",
+    "Corruption": "mlops_guard.demo",
     "read_table": "mlops_guard.data",
     "write_table": "mlops_guard.data",
     "training_flow": "mlops_guard.pipelines",
     "inference_flow": "mlops_guard.pipelines",
-    "demo_flow": "mlops_guard.pipelines",
+    "demo_flow": "mlops_guard.demo",
     "validate": "mlops_guard.validation",
     "gate": "mlops_guard.validation",
     "load_suite": "mlops_guard.validation",

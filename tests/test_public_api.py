@@ -26,6 +26,7 @@ PACKAGES = [
     "mlops_guard.monitors",
     "mlops_guard.quality",
     "mlops_guard.contract",
+    "mlops_guard.demo",
 ]
 
 

@@ -1,5 +1,5 @@
-"""Data I/O, the scored-batch format and layout, and the synthetic data set shared by the demo,
-the tests and the benchmarks."""
+"""Data I/O and the scored-batch format and layout. (The demo's synthetic churn data set lives in
+:mod:`mlops_guard.demo`.)"""
 
 from mlops_guard.data._io import (
     DataFormat,
@@ -26,47 +26,23 @@ from mlops_guard.data._scored import (
     scored_batches,
     with_predictions,
 )
-from mlops_guard.data._synthetic import (
-    CATEGORICAL_FEATURES,
-    CATEGORIES,
-    FEATURES,
-    ID_COLUMN,
-    LABEL,
-    NUMERICAL_FEATURES,
-    TIMESTAMP_COLUMN,
-    Corruption,
-    SyntheticSpec,
-    churn_contract,
-    make_dataset,
-)
 
 __all__ = [
     "BATCH_ID_COLUMN",
     "BOOKKEEPING_COLUMNS",
-    "CATEGORICAL_FEATURES",
-    "CATEGORIES",
-    "FEATURES",
-    "ID_COLUMN",
-    "LABEL",
     "MODEL_VERSION_COLUMN",
-    "NUMERICAL_FEATURES",
     "OUTPUT_COLUMNS",
     "PREDICTION_COLUMN",
     "SCORED_AT_COLUMN",
     "SCORED_COLUMNS",
     "SCORE_COLUMN",
-    "TIMESTAMP_COLUMN",
-    "Corruption",
     "DataFormat",
     "ScoredKind",
-    "SyntheticSpec",
     "add_scores",
     "data_format",
     "file_sha256",
     "fingerprint",
     "iter_batches",
-    "churn_contract",
-    "make_dataset",
     "read_arrow",
     "read_table",
     "scored_batch_path",

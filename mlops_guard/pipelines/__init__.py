@@ -1,4 +1,4 @@
-"""The pipelines users run: training, batch inference and the demo, as Prefect flows.
+"""The pipelines users run: training and batch inference, as Prefect flows.
 
 Attributes load lazily: importing this package (as the CLI does for ``--help``) does not import
 Prefect, MLflow or scikit-learn.
@@ -10,40 +10,27 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from mlops_guard.pipelines._demo import DemoStep, DemoSummary, demo_flow, run_demo
     from mlops_guard.pipelines._inference import ScoringResult, inference_flow, score_frame
-    from mlops_guard.pipelines._training import (
-        TrainingConfig,
-        TrainingResult,
-        build_model,
-        training_flow,
-    )
+    from mlops_guard.pipelines._trainer import Trainer, load_trainer
+    from mlops_guard.pipelines._training import TrainingResult, training_flow
 
 __all__ = [
-    "DemoStep",
-    "DemoSummary",
     "ScoringResult",
-    "TrainingConfig",
+    "Trainer",
     "TrainingResult",
-    "build_model",
-    "demo_flow",
     "inference_flow",
-    "run_demo",
+    "load_trainer",
     "score_frame",
     "training_flow",
 ]
 
 _WHERE = {
-    "DemoStep": "_demo",
-    "DemoSummary": "_demo",
-    "demo_flow": "_demo",
-    "run_demo": "_demo",
     "ScoringResult": "_inference",
+    "Trainer": "_trainer",
+    "load_trainer": "_trainer",
     "inference_flow": "_inference",
     "score_frame": "_inference",
-    "TrainingConfig": "_training",
     "TrainingResult": "_training",
-    "build_model": "_training",
     "training_flow": "_training",
 }
 

@@ -202,7 +202,7 @@ def _score(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     import os
 
-    from mlops_guard.pipelines._demo import prepare_workdir
+    from mlops_guard.demo._story import prepare_workdir
 
     # The demo runs on embedded defaults with no network: telemetry off unless the user says.
     for name, value in {
@@ -216,7 +216,7 @@ def _demo(args: argparse.Namespace) -> int:
     workdir = prepare_workdir(args.workdir)
     _quiet_prefect(args.verbose)
     from mlops_guard._console import print_json
-    from mlops_guard.pipelines import demo_flow
+    from mlops_guard.demo import demo_flow
 
     summary = demo_flow(str(workdir), on_step=None if args.json else _print_step)
     if args.json:
@@ -312,7 +312,8 @@ def _parse_corruption(items: list[str]) -> dict[str, Any]:
 
 
 def _data_make(args: argparse.Namespace) -> int:
-    from mlops_guard.data import FEATURES, LABEL, Corruption, SyntheticSpec, data_format
+    from mlops_guard.data import data_format
+    from mlops_guard.demo import FEATURES, LABEL, Corruption, SyntheticSpec
 
     data_format(args.out)
     corruption = _parse_corruption(args.corrupt)
@@ -323,7 +324,8 @@ def _data_make(args: argparse.Namespace) -> int:
             f"--corrupt names unknown column(s) {', '.join(map(repr, unknown))}",
             hint=f"choose from {', '.join(FEATURES)}",
         )
-    from mlops_guard.data import make_dataset, write_table
+    from mlops_guard.data import write_table
+    from mlops_guard.demo import make_dataset
 
     spec = SyntheticSpec(
         rows=args.rows,

@@ -89,9 +89,14 @@ def load_batch(data: str, contract: ModelContract) -> pd.DataFrame:
 
 
 def _version_suite(settings: GuardSettings, version: str) -> GuardSettings:
-    """The settings with the version's own suite when it was registered with one (the user's
-    contract, inferred from their reference data); else the configured suite."""
+    """The suite that validates the version's batches: one configured explicitly
+    (``MLOPS_GUARD_VALIDATION_SUITE``) wins; else the version's own, registered with it (the
+    suite its training data passed, or one inferred from its reference data); else the
+    default suite."""
     import tempfile
+
+    if "validation_suite" in settings.model_fields_set:
+        return settings
 
     from mlops_guard.registry._client import RegistryClient
 

@@ -21,21 +21,23 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlops_guard.errors import UsageError
+from mlops_guard.errors import GuardError, UsageError
 from mlops_guard.integrations.prefect import guard
 from mlops_guard.runlog import log_event
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from mlops_guard.contract import Task
+    from mlops_guard.contract import ModelContract, Task
     from mlops_guard.registry import Registration
     from mlops_guard.settings import GuardSettings
+    from mlops_guard.validation import Suite
 
-__all__ = ["Trainer", "load_trainer", "train_with"]
+__all__ = ["VALIDATION_ARTIFACT", "Trainer", "load_trainer", "held_out_metrics", "train_with"]
 
 Trainer = Callable[..., Any]
-_FLOW_NAME = "mlops-guard-training"
+#: The run artifact with the validation result of the training data.
+VALIDATION_ARTIFACT = "validation/result.json"
 #: Share of the rows held out as the reference (quality, drift profile, suite).
 TEST_SHARE = 0.2
 # Packages whose estimators speak scikit-learn's API and must be pinned with the model.
@@ -91,19 +93,29 @@ def split_frame(
 
 
 @guard("fit")
-def fit_with(trainer: Trainer, train: pd.DataFrame, settings: GuardSettings) -> Any:
-    """The user's fit; under the checkpoint monitor when the trainer takes ``monitor``."""
+def fit_with(trainer: Trainer, train: pd.DataFrame, settings: GuardSettings) -> tuple[Any, Any]:
+    """The user's fit, and the checkpoint monitor it reported to (None when it takes none).
+
+    A trainer that takes ``monitor`` runs under the checkpoint monitor (stalls, slow saves,
+    time spent saving); one that takes ``checkpoint_dir`` gets a fresh directory under the
+    working directory for its checkpoints.
+    """
     try:
-        takes_monitor = "monitor" in inspect.signature(trainer).parameters
+        parameters = inspect.signature(trainer).parameters
     except (TypeError, ValueError):
-        takes_monitor = False
-    if not takes_monitor:
-        return trainer(train)
+        parameters = {}  # type: ignore[assignment]
+    kwargs: dict[str, Any] = {}
+    if "checkpoint_dir" in parameters:
+        directory = settings.workdir / "checkpoints"
+        directory.mkdir(parents=True, exist_ok=True)
+        kwargs["checkpoint_dir"] = tempfile.mkdtemp(prefix="ckpt-", dir=directory)
+    if "monitor" not in parameters:
+        return trainer(train, **kwargs), None
     from mlops_guard.monitors import CheckpointMonitor
 
     monitor = CheckpointMonitor(job="train", model=settings.model_name, guard_settings=settings)
     with monitor:
-        return trainer(train, monitor=monitor)
+        return trainer(train, monitor=monitor, **kwargs), monitor
 
 
 def _requirements(model: Any) -> list[str]:
@@ -135,13 +147,25 @@ def _trusted_types(model: Any) -> list[str]:
 
 @guard("log_model")
 def log_model(
-    fitted: Any, train: pd.DataFrame, features: list[str], settings: GuardSettings
+    fitted: Any,
+    train: pd.DataFrame,
+    features: list[str],
+    settings: GuardSettings,
+    *,
+    params: dict[str, Any] | None = None,
+    validation: dict[str, Any] | None = None,
+    monitor: Any = None,
 ) -> str:
-    """The model URI: the trainer's own logged model, or the estimator logged here."""
+    """The model URI: the trainer's own logged model, or the estimator logged here.
+
+    The run also gets the training parameters, the validation result of the training data and
+    the checkpoint monitor's summary, so the experiment shows how the version came about.
+    """
     import mlflow
     import mlflow.sklearn
     from mlflow.models import infer_signature
 
+    from mlops_guard.monitors import log_monitor_summary
     from mlops_guard.pipelines._mlflow import ensure_experiment
 
     uri = getattr(fitted, "model_uri", fitted)
@@ -156,6 +180,13 @@ def log_model(
     sample = train[features].head(200)
     signature = infer_signature(sample, fitted.predict(sample))
     with mlflow.start_run(experiment_id=experiment, run_name=f"train-{settings.model_name}"):
+        mlflow.log_params(
+            {"model": settings.model_name, "train_rows": len(train), **(params or {})}
+        )
+        if validation is not None:
+            mlflow.log_dict(validation, VALIDATION_ARTIFACT)
+        if monitor is not None:
+            log_monitor_summary(monitor)
         info = mlflow.sklearn.log_model(
             fitted,
             name="model",
@@ -172,10 +203,9 @@ def register_trained(
     uri: str,
     test: pd.DataFrame,
     *,
-    label: str,
-    task: Task,
-    id_column: str | None,
-    timestamp_column: str | None,
+    contract: ModelContract,
+    suite: Suite | None,
+    lineage: dict[str, str],
     settings: GuardSettings,
 ) -> Registration:
     from mlops_guard.data import write_table
@@ -188,15 +218,61 @@ def register_trained(
         registration: Registration = register_model(
             uri,
             name=settings.model_name,
-            label=label,
-            task=task,
-            id_column=id_column,
-            timestamp_column=timestamp_column,
+            label=contract.label,
+            task=contract.task,
+            id_column=contract.id_column,
+            timestamp_column=contract.timestamp_column,
+            features=contract.feature_names,
             reference=reference,
+            suite=suite,
+            lineage=lineage,
             settings=settings,
             actor="training",
         )
+    _log_test_metrics(registration, settings)
     return registration
+
+
+def _log_test_metrics(registration: Registration, settings: GuardSettings) -> None:
+    """The reference quality as ``test_<metric>`` run metrics, for the experiment's charts and
+    comparisons; the version's tag stays the record. Best effort: the version is registered."""
+    import logging
+    import time
+
+    from mlflow.entities import Metric
+
+    from mlops_guard.registry._client import RegistryClient
+
+    quality = registration.reference_quality or {}
+    now = int(time.time() * 1000)
+    metrics = [
+        Metric(f"test_{name}", float(value["value"]), now, 0)
+        for name, value in quality.get("metrics", {}).items()
+        if value.get("value") is not None
+    ]
+    if "rows" in quality:
+        metrics.append(Metric("test_rows", float(quality["rows"]), now, 0))
+    client = RegistryClient(settings)
+    try:
+        client.call(
+            f"log the test metrics of run {registration.run_id}",
+            lambda: client.mlflow.log_batch(registration.run_id, metrics=metrics),
+        )
+    except GuardError as exc:
+        logging.getLogger("mlops_guard.training").warning("%s", exc.message)
+
+
+def held_out_metrics(registration: Registration) -> dict[str, float]:
+    """``{"test_<metric>": value, "test_rows": n}`` of the version's reference quality."""
+    quality = registration.reference_quality or {}
+    metrics = {
+        f"test_{name}": float(value["value"])
+        for name, value in quality.get("metrics", {}).items()
+        if value.get("value") is not None
+    }
+    if "rows" in quality:
+        metrics["test_rows"] = float(quality["rows"])
+    return metrics
 
 
 def train_with(
@@ -208,39 +284,54 @@ def train_with(
     id_column: str | None,
     timestamp_column: str | None,
     settings: GuardSettings,
+    features: list[str] | None = None,
     seed: int = 0,
+    suite: Suite | None = None,
+    validation: dict[str, Any] | None = None,
+    lineage: dict[str, str] | None = None,
 ) -> Registration:
     """Fit ``trainer`` on a split of ``df`` and register the model (inside the training flow,
-    after loading and validation)."""
+    after loading and validation).
+
+    ``suite`` is the suite ``df`` was validated with: it becomes the version's suite for
+    scoring (else one is inferred from the held-out rows). ``validation`` (the result's JSON)
+    and ``lineage`` (version tags) describe the training data.
+    """
     from mlops_guard.contract import infer_contract
 
     fn = load_trainer(trainer) if isinstance(trainer, str) else trainer
-    # Checked before the fit: a label that does not fit the task must not cost a training run.
+    # Checked before the fit: a label that does not fit the task, or a feature the data lacks,
+    # must not cost a training run.
     contract = infer_contract(
         label=label,
         task=task,
         reference=df,
+        features=features,
         id_column=id_column,
         timestamp_column=timestamp_column,
         source="the training data",
     )
     train, test = split_frame(df, label, task, seed)
-    fitted = fit_with(fn, train, settings)
-    uri = log_model(fitted, train, contract.feature_names, settings)
+    fitted, monitor = fit_with(fn, train, settings)
+    name = getattr(fn, "__module__", "") + ":" + getattr(fn, "__qualname__", str(fn))
+    uri = log_model(
+        fitted,
+        train,
+        contract.feature_names,
+        settings,
+        params={"trainer": name, "task": task, "label": label},
+        validation=validation,
+        monitor=monitor,
+    )
     registration: Registration = register_trained(
-        uri,
-        test,
-        label=label,
-        task=task,
-        id_column=id_column,
-        timestamp_column=timestamp_column,
-        settings=settings,
+        uri, test, contract=contract, suite=suite, lineage=lineage or {}, settings=settings
     )
-    log_event(
-        "model.registered",
-        model_version=registration.version,
-        alias=registration.alias,
-        run_id=registration.run_id,
-        trainer=getattr(fn, "__qualname__", str(fn)),
-    )
+    fields: dict[str, Any] = {
+        "model_version": registration.version,
+        "alias": registration.alias,
+        "run_id": registration.run_id,
+        "trainer": name,
+        **held_out_metrics(registration),
+    }
+    log_event("model.registered", **fields)
     return registration

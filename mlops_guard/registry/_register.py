@@ -40,7 +40,7 @@ import json
 import logging
 import re
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -706,9 +706,11 @@ def _create_version(
     return version
 
 
-def _assign_alias(name: str, version: str, uri: str, actor: str, settings: GuardSettings) -> str:
-    """The first version becomes champion, later ones challenger (a canary decides the rest),
-    as the training flow does."""
+def _assign_alias(
+    name: str, version: str, origin: str, actor: str, settings: GuardSettings
+) -> str:
+    """The first version becomes champion, later ones challenger (a canary decides the rest).
+    ``origin`` says where the version came from, in the alias history."""
     from mlops_guard.registry._aliases import (
         CHALLENGER,
         CHAMPION,
@@ -721,12 +723,12 @@ def _assign_alias(name: str, version: str, uri: str, actor: str, settings: Guard
         promote(
             name,
             version,
-            reason=f"first registered version, from {uri}",
+            reason=f"first registered version, {origin}",
             actor=actor,
             settings=settings,
         )
         return CHAMPION
-    set_challenger(name, version, reason=f"registered from {uri}", actor=actor, settings=settings)
+    set_challenger(name, version, reason=f"registered {origin}", actor=actor, settings=settings)
     return CHALLENGER
 
 
@@ -762,6 +764,8 @@ def register_model(
     features: list[str] | None = None,
     positive_class: Any | None = None,
     reference: str | Path | None = None,
+    suite: str | Path | Suite | None = None,
+    lineage: Mapping[str, str] | None = None,
     settings: GuardSettings | None = None,
     actor: str = "cli",
 ) -> Registration:
@@ -778,6 +782,11 @@ def register_model(
     profile, an inferred validation suite (:data:`SUITE_ARTIFACT`, named by :data:`SUITE_TAG`)
     and its reference quality (version tag ``mlops_guard.quality.REFERENCE_QUALITY_TAG``). The
     first version of ``name`` becomes champion, later ones challenger.
+
+    ``suite`` (a suite file, with ``reference``) is stored as the version's suite instead of
+    the inferred one: the suite the training data was validated with holds the batches to the
+    same contract. ``lineage`` adds version tags (prefixed ``mlops_guard.``); they win over the
+    reference's (a training flow's ``data_fingerprint`` is the training data's).
 
     Raises, before anything is written: :class:`DataNotFound` / :class:`UsageError` (a URI
     that resolves to no model, no pyfunc flavour), :class:`ContractError` (labels that do not
@@ -856,13 +865,22 @@ def register_model(
             contract.check_labels(frame[label], source=where)
             predictor = Predictor(name, "new", contract, raw, proba, predict, model_classes)
             found = _reference(frame, where, predictor, uri, name)
+            if suite is not None:
+                from mlops_guard.validation import load_suite
+
+                found.suite = load_suite(suite)
         undo = _Undo()
         try:
-            version, run_id = _write(client, settings, source, name, found, actor, undo)
+            version, run_id = _write(
+                client, settings, source, name, found, actor, undo, dict(lineage or {})
+            )
             save_contract(contract, model=name, version=version, run_id=run_id, settings=settings)
             if found is not None:
                 save_reference_quality(found.report, model=name, version=version, settings=settings)
-            alias = _assign_alias(name, version, uri, actor, settings)
+            # A training flow names its data; a model registered by hand, its URI.
+            trained_on = (lineage or {}).get("source")
+            origin = f"trained on {trained_on}" if trained_on else f"from {uri}"
+            alias = _assign_alias(name, version, origin, actor, settings)
         except BaseException as exc:
             _undo_or_explain(undo, name, exc)
             raise
@@ -897,6 +915,7 @@ def _write(
     reference: _Reference | None,
     actor: str,
     undo: _Undo,
+    lineage: dict[str, str],
 ) -> tuple[str, str]:
     """The run's artifacts, then the registered model and the version, each with its undo
     step; returns (version, the version's run)."""
@@ -928,6 +947,7 @@ def _write(
         client.call(f"finish run {run_id}", lambda: client.mlflow.set_terminated(run_id))
     _ensure_registered_model(client, name, undo)
     tags = _tags(source, run_id, actor, reference)
+    tags.update({f"{LINEAGE_PREFIX}{k}": v for k, v in lineage.items()})
     return _create_version(client, name, source, run_id, tags, undo), run_id
 
 

@@ -21,7 +21,7 @@ def build_registry(workdir: Path, *, model: str = MODEL) -> GuardSettings:
     from sklearn.preprocessing import StandardScaler
 
     from mlops_guard import registry
-    from mlops_guard.data import LABEL, NUMERICAL_FEATURES, SyntheticSpec, make_dataset
+    from mlops_guard.demo import LABEL, NUMERICAL_FEATURES, SyntheticSpec, make_dataset
 
     settings = GuardSettings(workdir=workdir)
     workdir.mkdir(parents=True, exist_ok=True)

@@ -29,7 +29,7 @@ def _pipeline(seed: int) -> object:
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-    from mlops_guard.data import CATEGORICAL_FEATURES, NUMERICAL_FEATURES
+    from mlops_guard.demo import CATEGORICAL_FEATURES, NUMERICAL_FEATURES
 
     prep = ColumnTransformer(
         [
@@ -48,7 +48,7 @@ def _trained_store(tmp_path_factory: pytest.TempPathFactory, _migrated_store: Pa
     from mlflow.models import infer_signature
 
     from mlops_guard.contract import infer_contract, save_contract
-    from mlops_guard.data import (
+    from mlops_guard.demo import (
         FEATURES,
         ID_COLUMN,
         LABEL,
@@ -109,7 +109,8 @@ def batches(tmp_path: Path) -> Callable[..., list[Path]]:
     """Labelled inference batches written as Parquet, fresh seeds for each batch."""
 
     def make(count: int, rows: int = 2000, seed: int = 100) -> list[Path]:
-        from mlops_guard.data import SyntheticSpec, make_dataset, write_table
+        from mlops_guard.data import write_table
+        from mlops_guard.demo import SyntheticSpec, make_dataset
 
         return [
             write_table(

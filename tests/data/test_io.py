@@ -8,7 +8,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from mlops_guard.data import fingerprint, iter_batches, make_dataset, read_table, write_table
+from mlops_guard.data import fingerprint, iter_batches, read_table, write_table
+from mlops_guard.demo import make_dataset
 from mlops_guard.errors import DataNotFound, EmptyData, SchemaError, UnreadableData
 
 

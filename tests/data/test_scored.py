@@ -12,12 +12,12 @@ import pytest
 from mlops_guard.data import (
     SCORED_COLUMNS,
     add_scores,
-    make_dataset,
     read_table,
     scored_batch_path,
     scored_batches,
     write_table,
 )
+from mlops_guard.demo import make_dataset
 from mlops_guard.errors import UsageError
 from mlops_guard.settings import GuardSettings
 

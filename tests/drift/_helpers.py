@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-from mlops_guard.data import FEATURES, LABEL, make_dataset
+from mlops_guard.demo import FEATURES, LABEL, make_dataset
 
 
 def features(rows: int, seed: int, **spec: Any) -> pd.DataFrame:

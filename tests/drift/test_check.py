@@ -18,16 +18,8 @@ import pandas as pd
 import pytest
 
 from mlops_guard.contract import save_contract
-from mlops_guard.data import (
-    FEATURES,
-    LABEL,
-    NUMERICAL_FEATURES,
-    add_scores,
-    churn_contract,
-    make_dataset,
-    scored_batch_path,
-    write_table,
-)
+from mlops_guard.data import add_scores, scored_batch_path, write_table
+from mlops_guard.demo import FEATURES, LABEL, NUMERICAL_FEATURES, churn_contract, make_dataset
 from mlops_guard.drift import (
     DRIFT_EVENT,
     PROFILE_ARTIFACT_PATH,

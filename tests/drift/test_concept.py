@@ -92,7 +92,7 @@ def churn_model():
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    from mlops_guard.data import LABEL, NUMERICAL_FEATURES, make_dataset
+    from mlops_guard.demo import LABEL, NUMERICAL_FEATURES, make_dataset
 
     train = make_dataset(rows=16_000, seed=100)
     model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=500))
@@ -100,7 +100,7 @@ def churn_model():
 
 
 def _labelled_scores(model, rows: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    from mlops_guard.data import LABEL, NUMERICAL_FEATURES, make_dataset
+    from mlops_guard.demo import LABEL, NUMERICAL_FEATURES, make_dataset
 
     frame = make_dataset(rows=rows, seed=seed)
     return frame[LABEL].to_numpy(), model.predict_proba(frame[list(NUMERICAL_FEATURES)])[:, 1]

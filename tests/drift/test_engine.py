@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlops_guard.data import NUMERICAL_FEATURES, add_scores, make_dataset
+from mlops_guard.data import add_scores
+from mlops_guard.demo import NUMERICAL_FEATURES, make_dataset
 from mlops_guard.drift import DriftConfig, DriftSettings, detect_drift
 from mlops_guard.drift._stats import sturges_edges
 from mlops_guard.errors import ConfigError, EmptyData, SchemaError

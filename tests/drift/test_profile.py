@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlops_guard.data import FEATURES, write_table
+from mlops_guard.data import write_table
+from mlops_guard.demo import FEATURES
 from mlops_guard.drift import (
     DriftConfig,
     DriftSettings,

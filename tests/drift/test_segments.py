@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mlops_guard.data import make_dataset
+from mlops_guard.demo import make_dataset
 from mlops_guard.drift import build_profile, detect_drift, drift_check_segments, split_segments
 from mlops_guard.errors import SchemaError
 

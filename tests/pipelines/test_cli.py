@@ -12,7 +12,8 @@ import pandas as pd
 import pytest
 
 from mlops_guard.cli import main
-from mlops_guard.data import LABEL, make_dataset, write_table
+from mlops_guard.data import write_table
+from mlops_guard.demo import LABEL, make_dataset
 
 
 def _one_error_line(err: str) -> str:

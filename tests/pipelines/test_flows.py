@@ -12,15 +12,8 @@ import pytest
 from mlflow.tracking import MlflowClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from mlops_guard.data import (
-    LABEL,
-    Corruption,
-    SyntheticSpec,
-    fingerprint,
-    make_dataset,
-    scored_batch_path,
-    write_table,
-)
+from mlops_guard.data import fingerprint, scored_batch_path, write_table
+from mlops_guard.demo import LABEL, Corruption, SyntheticSpec, make_dataset
 from mlops_guard.errors import BatchRejected, ModelNotFound, SchemaError
 from mlops_guard.metrics import GuardMetrics
 from mlops_guard.pipelines import inference_flow, training_flow
@@ -98,6 +91,8 @@ def test_training_registers_versions_with_lineage_and_aliases(
     monitor_steps = run.data.metrics["monitor_steps"]
     assert monitor_steps > 0
     assert run.data.params["model"] == "churn"
+    # The demo's model is one trainer among others, run through the same guarded stages.
+    assert run.data.params["trainer"] == "mlops_guard.demo._model:train_churn"
     # The MLflow artifacts live in the workdir, not in the current directory.
     assert run.info.artifact_uri.startswith((settings.workdir.resolve() / "mlartifacts").as_uri())
 
@@ -112,7 +107,7 @@ def test_training_registers_versions_with_lineage_and_aliases(
         "validate",
         "split",
         "fit",
-        "evaluate",
+        "log_model",
         "register",
     ]
     registered = [r for r in events if r["event"] == "model.registered"]

@@ -16,7 +16,8 @@ import pytest
 
 from mlops_guard import registry
 from mlops_guard.contract import score_rows
-from mlops_guard.data import FEATURES, LABEL, make_dataset, write_table
+from mlops_guard.data import write_table
+from mlops_guard.demo import FEATURES, LABEL, make_dataset
 from mlops_guard.metrics import GuardMetrics
 from mlops_guard.pipelines import inference_flow, training_flow
 from mlops_guard.settings import GuardSettings

@@ -19,7 +19,7 @@ REFERENCE_ROWS = 20_000  # the size the shipped churn suite was inferred from
 
 @pytest.fixture(scope="session")
 def reference() -> pd.DataFrame:
-    from mlops_guard.data import make_dataset
+    from mlops_guard.demo import make_dataset
 
     return make_dataset(rows=REFERENCE_ROWS, seed=0)
 

@@ -21,7 +21,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlops_guard.data import make_dataset, read_table, write_table
+from mlops_guard.data import read_table, write_table
+from mlops_guard.demo import make_dataset
 
 Builder = Callable[[Path], tuple[Path, list[str]]]
 

@@ -11,7 +11,8 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from mlops_guard.data import Corruption, SyntheticSpec, make_dataset, write_table
+from mlops_guard.data import write_table
+from mlops_guard.demo import Corruption, SyntheticSpec, make_dataset
 from mlops_guard.validation import load_suite
 
 

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlops_guard.data import Corruption, SyntheticSpec, make_dataset
+from mlops_guard.demo import Corruption, SyntheticSpec, make_dataset
 from mlops_guard.errors import SchemaError, SuiteError
 from mlops_guard.validation import (
     NATIVE_TYPES,

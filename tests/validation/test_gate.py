@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlops_guard.data import LABEL, make_dataset
+from mlops_guard.demo import LABEL, make_dataset
 from mlops_guard.errors import UsageError, ValidationFailed
 from mlops_guard.metrics import GuardMetrics
 from mlops_guard.runlog import read_runlog

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlops_guard.data import make_dataset
+from mlops_guard.demo import make_dataset
 from mlops_guard.metrics import GuardMetrics
 from mlops_guard.settings import GuardSettings
 from mlops_guard.validation import BatchRejected, gate
@@ -123,7 +123,7 @@ def test_the_event_lists_a_bounded_number_of_failures(
 _GATE_WITHOUT_PREFECT = """
 import json, sys
 import numpy as np
-from mlops_guard.data import make_dataset
+from mlops_guard.demo import make_dataset
 from mlops_guard.settings import GuardSettings
 from mlops_guard.validation import gate
 

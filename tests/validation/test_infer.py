@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlops_guard.data import CATEGORIES, NUMERICAL_FEATURES, Corruption, SyntheticSpec, make_dataset
+from mlops_guard.demo import CATEGORIES, NUMERICAL_FEATURES, Corruption, SyntheticSpec, make_dataset
 from mlops_guard.errors import EmptyData, UsageError
 from mlops_guard.validation import Suite, infer_suite, validate
 

@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlops_guard.data import fingerprint, make_dataset, write_table
+from mlops_guard.data import fingerprint, write_table
+from mlops_guard.demo import make_dataset
 from mlops_guard.errors import ConfigError
 from mlops_guard.validation import (
     REASON_COLUMN,

@@ -126,7 +126,8 @@ class _Steps:
 
 
 def _make_data(workdir: Path) -> dict[str, str]:
-    from mlops_guard.data import LABEL, Corruption, SyntheticSpec, make_dataset, write_table
+    from mlops_guard.data import write_table
+    from mlops_guard.demo import LABEL, Corruption, SyntheticSpec, make_dataset
 
     data = workdir / "data"
     files: dict[str, str] = {}

@@ -7,7 +7,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from mlops_guard.data import (
+from mlops_guard.demo import (
     CATEGORIES,
     FEATURES,
     LABEL,

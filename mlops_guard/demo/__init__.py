@@ -1,0 +1,87 @@
+"""The demo: a seeded synthetic churn data set, a churn model trained by SGD, and the story
+``mlops-guard demo`` tells with them (train, score, drift, canary, alert, rollback).
+
+The demo is one user of mlops-guard's API: the concerns know nothing of its columns or its
+model. Attributes load lazily, so ``mlops-guard --help`` imports none of numpy, Prefect or
+scikit-learn.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mlops_guard.demo._data import (
+        CATEGORICAL_FEATURES,
+        CATEGORIES,
+        FEATURES,
+        ID_COLUMN,
+        LABEL,
+        NUMERICAL_FEATURES,
+        TIMESTAMP_COLUMN,
+        Corruption,
+        SyntheticSpec,
+        churn_contract,
+        make_dataset,
+    )
+    from mlops_guard.demo._model import CHURN_TRAINER, TrainingConfig, build_model, train_churn
+    from mlops_guard.demo._story import (
+        DemoStep,
+        DemoSummary,
+        demo_flow,
+        prepare_workdir,
+        run_demo,
+    )
+
+__all__ = [
+    "CATEGORICAL_FEATURES",
+    "CATEGORIES",
+    "CHURN_TRAINER",
+    "FEATURES",
+    "ID_COLUMN",
+    "LABEL",
+    "NUMERICAL_FEATURES",
+    "TIMESTAMP_COLUMN",
+    "Corruption",
+    "DemoStep",
+    "DemoSummary",
+    "SyntheticSpec",
+    "TrainingConfig",
+    "build_model",
+    "churn_contract",
+    "demo_flow",
+    "make_dataset",
+    "prepare_workdir",
+    "run_demo",
+    "train_churn",
+]
+
+_WHERE = {
+    **dict.fromkeys(
+        (
+            "CATEGORICAL_FEATURES",
+            "CATEGORIES",
+            "FEATURES",
+            "ID_COLUMN",
+            "LABEL",
+            "NUMERICAL_FEATURES",
+            "TIMESTAMP_COLUMN",
+            "Corruption",
+            "SyntheticSpec",
+            "churn_contract",
+            "make_dataset",
+        ),
+        "_data",
+    ),
+    **dict.fromkeys(("CHURN_TRAINER", "TrainingConfig", "build_model", "train_churn"), "_model"),
+    **dict.fromkeys(
+        ("DemoStep", "DemoSummary", "demo_flow", "prepare_workdir", "run_demo"), "_story"
+    ),
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _WHERE:
+        return getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
