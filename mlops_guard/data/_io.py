@@ -13,7 +13,7 @@ import zlib
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from mlops_guard.errors import DataNotFound, EmptyData, SchemaError, UnreadableData
 
@@ -257,15 +257,71 @@ def fingerprint(df: pd.DataFrame) -> str:
     """A content hash of a DataFrame (values, column names and order), stable across runs.
 
     Rows are hashed with pandas' vectorised hashing, so a million rows take milliseconds.
+    Columns pandas cannot hash (lists, structs, maps: cells that are arrays, dicts or lists)
+    are hashed through a canonical text of each cell instead; a frame without such columns
+    hashes exactly as it always has.
     """
     import pandas as pd
 
     digest = hashlib.sha256()
     digest.update("\x1f".join(map(str, df.columns)).encode())
     digest.update("\x1f".join(str(t) for t in df.dtypes).encode())
-    row_hashes = pd.util.hash_pandas_object(df, index=False).to_numpy()
+    try:
+        row_hashes = pd.util.hash_pandas_object(df, index=False).to_numpy()
+    except (TypeError, ValueError):
+        hashable, encoded = _hashable_frame(df)
+        row_hashes = pd.util.hash_pandas_object(hashable, index=False).to_numpy()
+        # Which columns went through canonical text is part of the content: without it a
+        # column of lists could hash like a text column that happens to hold the same text.
+        digest.update(b"\x1ecanonical:" + "\x1f".join(map(str, encoded)).encode())
     digest.update(row_hashes.tobytes())
     return f"sha256:{digest.hexdigest()}"
+
+
+def _hashable_frame(df: pd.DataFrame) -> tuple[pd.DataFrame, list[int]]:
+    """``df`` with every column pandas cannot hash replaced by the canonical text of its cells;
+    also the positions of the replaced columns."""
+    import pandas as pd
+
+    columns: dict[int, pd.Series[Any]] = {}
+    encoded: list[int] = []
+    for position in range(df.shape[1]):
+        column = df.iloc[:, position]
+        try:
+            pd.util.hash_pandas_object(column, index=False)
+        except (TypeError, ValueError):
+            column = pd.Series(
+                [canonical_text(value) for value in column], index=column.index, dtype=object
+            )
+            encoded.append(position)
+        columns[position] = column
+    frame = pd.concat(columns, axis=1) if columns else df
+    return frame, encoded
+
+
+def canonical_text(value: Any) -> str:
+    """A deterministic, type-tagged text of a cell, nested values included.
+
+    Equal cells give equal text and cells of different types different text; unlike ``str``
+    it never abbreviates a long array, and set elements are ordered so the text does not
+    depend on the interpreter's string hashing.
+    """
+    import numpy as np
+
+    if isinstance(value, np.ndarray):
+        if value.dtype == object:
+            items = [canonical_text(item) for item in value]
+        else:
+            items = [canonical_text(item) for item in value.tolist()]
+        return f"ndarray<{value.dtype}>{list(value.shape)}[{','.join(items)}]"
+    if isinstance(value, dict):
+        pairs = (f"{canonical_text(k)}:{canonical_text(v)}" for k, v in value.items())
+        return "dict{" + ",".join(pairs) + "}"
+    if isinstance(value, (set, frozenset)):
+        return f"{type(value).__name__}{{" + ",".join(sorted(map(canonical_text, value))) + "}"
+    if isinstance(value, (list, tuple)):
+        return f"{type(value).__name__}[" + ",".join(map(canonical_text, value)) + "]"
+    return f"{type(value).__name__}:{value!r}"
 
 
 def file_sha256(path: str | Path) -> str:
