@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import random
 import subprocess
 import sys
 from decimal import Decimal
@@ -19,6 +20,7 @@ from mlops_guard.data import (
     fingerprint,
     iter_batches,
     make_dataset,
+    read_arrow,
     read_table,
     write_table,
 )
@@ -60,16 +62,40 @@ def _bad_files(tmp: Path) -> dict[str, tuple[Path, type[Exception]]]:
     (tmp / "fake.parquet").write_text("not parquet at all")
     (tmp / "data.xlsx").write_text("x")
     (tmp / "ragged.csv").write_text("a,b\n1,2\n3,4,5\n")
+    cases.update(
+        {
+            "header past the csv field limit": (tmp / "long.csv", UnreadableData),
+            "duplicate behind a byte-order mark": (tmp / "bom.csv", SchemaError),
+            "bytes that do not decode, late in the file": (tmp / "late.csv", UnreadableData),
+            "duplicate parquet columns": (tmp / "dup.parquet", SchemaError),
+            "truncated parquet": (tmp / "cut.parquet", UnreadableData),
+            "random bytes as parquet": (tmp / "noise.parquet", UnreadableData),
+            "random bytes as csv.gz": (tmp / "noise.csv.gz", UnreadableData),
+        }
+    )
+    (tmp / "long.csv").write_text("x" * 200_000 + "\n1\n")
+    (tmp / "bom.csv").write_bytes(b"\xef\xbb\xbfa,a\n1,2\n")
+    (tmp / "late.csv").write_bytes(b"a,b\n" + b"1,x\n" * 10_000 + b"2,caf\xe9\n")
+    pq.write_table(pa.table([pa.array([1]), pa.array([2])], names=["a", "a"]), tmp / "dup.parquet")
+    write_table(make_dataset(rows=100, seed=1), tmp / "whole.parquet")
+    whole = (tmp / "whole.parquet").read_bytes()
+    (tmp / "cut.parquet").write_bytes(whole[: len(whole) // 2])
+    noise = bytes(random.Random(7).randrange(256) for _ in range(4096))
+    (tmp / "noise.parquet").write_bytes(noise)
+    (tmp / "noise.csv.gz").write_bytes(noise)
     return cases
 
 
 def test_bad_files_get_typed_one_line_errors(tmp_path: Path) -> None:
     for name, (path, expected) in _bad_files(tmp_path).items():
-        with pytest.raises(expected) as caught:
-            read_table(path)
-        message = str(caught.value)
-        assert "\n" not in message, name
-        assert str(path.name) in message or str(path) in message, (name, message)
+        for read in (read_table, read_arrow, lambda p: list(iter_batches(p))):
+            with pytest.raises(expected) as caught:
+                read(path)
+            message = str(caught.value)
+            assert type(caught.value) is expected, (name, caught.value)
+            assert "\n" not in message, name
+            assert str(path.name) in message or str(path) in message, (name, message)
+            assert caught.value.hint, name
 
 
 def test_iter_batches_streams_with_bounded_batches(tmp_path: Path) -> None:
