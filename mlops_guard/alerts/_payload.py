@@ -52,7 +52,11 @@ class Alert(BaseModel):
             return None
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)
+        try:
+            return value.astimezone(UTC)
+        except OverflowError as exc:
+            # A ValueError is what pydantic reports as a validation error (422), not a crash.
+            raise ValueError(f"{value.isoformat()} is out of range in UTC") from exc
 
     @property
     def action(self) -> str | None:

@@ -1,8 +1,10 @@
 """The Alertmanager webhook receiver: an ASGI app (FastAPI) served by uvicorn.
 
-``POST /alertmanager`` checks, in this order, the bearer token (401), the body size (413), the
-JSON (400) and the schema, version "4" included (422); then it stores every alert of the
-payload in the durable inbox and answers 202 only after the commit. Acting happens on the
+``POST /alertmanager`` checks, in this order, the bearer token (401), the content type (415:
+JSON, or none declared), the body size (413), the JSON (400: UTF-8, standard JSON, nested at
+most :data:`MAX_JSON_DEPTH` deep) and the schema, version "4" included (422); then it stores
+every alert of the payload in the durable inbox and answers 202 only after the commit. Every
+refusal is a JSON ``{"error": ...}``, whatever the body was. Acting happens on the
 processor's thread, never in the request: Alertmanager's webhook timeout cannot cut a rollback in
 half. ``GET /healthz`` answers 200 while the processor runs (503 otherwise); ``GET /metrics``
 exposes the process's metrics.
@@ -25,6 +27,7 @@ import importlib
 import ipaddress
 import json
 import logging
+import re
 import socket
 import time
 from collections.abc import AsyncIterator
@@ -53,6 +56,10 @@ __all__ = [
 ]
 
 WEBHOOK_PATH = "/alertmanager"
+
+#: Deepest nesting of arrays and objects a webhook body may have. Alertmanager's payload is
+#: four levels deep; Python's parser would recurse until RecursionError on a hostile body.
+MAX_JSON_DEPTH = 32
 
 _log = logging.getLogger("mlops_guard.alerts")
 
@@ -291,13 +298,73 @@ def _refuse(
     headers: dict[str, str] | None = None,
     problems: list[dict[str, str]] | None = None,
 ) -> Response:
-    from fastapi.responses import JSONResponse
+    from fastapi.responses import Response as PlainResponse
 
     metrics.alerts_received_total.labels(status="rejected").inc()
     body: dict[str, Any] = {"error": message}
     if problems is not None:
         body["problems"] = problems
-    return JSONResponse(body, status_code=status, headers=headers)
+    # ASCII escapes: a message may quote the body (a key with a lone surrogate), which the
+    # UTF-8 encoding of a JSONResponse would turn into a 500.
+    return PlainResponse(
+        json.dumps(body, ensure_ascii=True),
+        status_code=status,
+        headers=headers,
+        media_type="application/json",
+    )
+
+
+def _is_json_type(content_type: str) -> bool:
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media in ("application/json", "*/*") or (
+        media.startswith("application/") and media.endswith("+json")
+    )
+
+
+# A string (to its closing quote, or to the end when unterminated, so that the scan stays
+# linear on hostile input) or one bracket.
+_JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"?|[\[\]{}]')
+
+
+def _json_depth_ok(text: str, limit: int) -> bool:
+    """Whether arrays and objects nest at most ``limit`` deep (a scan, no parse)."""
+    if text.count("[") + text.count("{") <= limit:
+        return True  # the usual payload: too few brackets to nest that deep
+    depth = 0
+    for token in _JSON_TOKEN.finditer(text):
+        char = text[token.start()]
+        if char in "[{":
+            depth += 1
+            if depth > limit:
+                return False
+        elif char in "]}":
+            depth -= 1
+    return True
+
+
+_JSON_TYPES = {"list": "array", "str": "string", "int": "number", "float": "number"}
+_JSON_TYPES.update(bool="boolean", NoneType="null")
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON value")
+
+
+def _parse_json(body: bytes) -> Any:
+    """The body as a JSON document; ValueError naming the problem for anything else."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"body is not UTF-8 (byte {exc.start})") from exc
+    if not _json_depth_ok(text, MAX_JSON_DEPTH):
+        raise ValueError(f"body nests deeper than {MAX_JSON_DEPTH} levels")
+    try:
+        # NaN and Infinity are Python extensions, not JSON.
+        return json.loads(text, parse_constant=_no_constant)
+    except RecursionError as exc:  # below the depth limit, but never a 500
+        raise ValueError("body nests too deep") from exc
+    except ValueError as exc:
+        raise ValueError(f"body is not JSON: {exc}") from exc
 
 
 class _Webhook:
@@ -354,8 +421,18 @@ class _Webhook:
         return JSONResponse({"stored": stored}, status_code=202)
 
     async def _check(self, request: Request) -> WebhookPayload | Response:
-        from pydantic import ValidationError
+        refused = self._check_headers(request)
+        if refused is not None:
+            return refused
+        limit = self.settings.max_body_bytes
+        body = bytearray()
+        async for chunk in request.stream():  # a chunked body has no Content-Length to trust
+            body.extend(chunk)
+            if len(body) > limit:
+                return _refuse(self.metrics, 413, f"body exceeds the limit of {limit} bytes")
+        return self._payload(bytes(body))
 
+    def _check_headers(self, request: Request) -> Response | None:
         if self.token is not None:
             given = request.headers.get("authorization", "")
             scheme, _, credentials = given.partition(" ")
@@ -368,24 +445,39 @@ class _Webhook:
                     "missing or wrong bearer token",
                     headers={"WWW-Authenticate": "Bearer"},
                 )
+        content_type = request.headers.get("content-type")
+        if content_type is not None and not _is_json_type(content_type):
+            return _refuse(
+                self.metrics,
+                415,
+                f"content type {content_type[:100]!r} is not JSON; send application/json",
+            )
         limit = self.settings.max_body_bytes
-        declared = request.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > limit:
+        declared = request.headers.get("content-length", "")
+        # isascii: "²".isdigit() is true, and int() refuses it.
+        if declared.isascii() and declared.isdigit() and int(declared) > limit:
             return _refuse(self.metrics, 413, f"body of {declared} bytes exceeds {limit}")
-        body = bytearray()
-        async for chunk in request.stream():  # a chunked body has no Content-Length to trust
-            body.extend(chunk)
-            if len(body) > limit:
-                return _refuse(self.metrics, 413, f"body exceeds the limit of {limit} bytes")
+        return None
+
+    def _payload(self, body: bytes) -> WebhookPayload | Response:
+        from pydantic import ValidationError
+
         try:
-            document = json.loads(body)
-        except (ValueError, UnicodeDecodeError) as exc:
-            return _refuse(self.metrics, 400, f"body is not JSON: {exc}")
+            document = _parse_json(body)
+        except ValueError as exc:
+            return _refuse(self.metrics, 400, str(exc))
+        if not isinstance(document, dict):
+            return _refuse(
+                self.metrics,
+                422,
+                "not an Alertmanager webhook payload: the body is a JSON "
+                f"{_JSON_TYPES.get(type(document).__name__, 'value')}, not an object",
+            )
         try:
             return WebhookPayload.model_validate(document)
         except ValidationError as exc:
             problems = [
-                {"loc": ".".join(str(part) for part in err["loc"]), "msg": err["msg"]}
+                {"loc": ".".join(str(part) for part in err["loc"])[:200], "msg": err["msg"]}
                 for err in exc.errors()[:20]
             ]
             return _refuse(

@@ -13,7 +13,7 @@ import zlib
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from mlops_guard.errors import DataNotFound, EmptyData, SchemaError, UnreadableData
 
@@ -76,8 +76,15 @@ def _csv_header(path: Path) -> list[str]:
     opener = gzip.open if path.name.lower().endswith(".gz") else open
     delimiter = "\t" if ".tsv" in path.name.lower() else ","
     try:
-        with opener(path, "rt", encoding="utf-8", newline="") as handle:
+        # utf-8-sig: a byte-order mark is not part of the first name (Arrow skips it too).
+        with opener(path, "rt", encoding="utf-8-sig", newline="") as handle:
             return next(csv.reader(handle, delimiter=delimiter), [])
+    except csv.Error as exc:
+        raise UnreadableData(
+            f"{str(path)!r} has no readable header line ({exc})",
+            hint="the first line must be a header of column names; check that the file is CSV",
+            path=str(path),
+        ) from exc
     except UnicodeDecodeError as exc:
         raise UnreadableData(
             f"{str(path)!r} is not UTF-8 text (a byte near the start of the file does not decode)",
@@ -123,14 +130,41 @@ def _csv_options(path: Path) -> tuple[object, object, object]:
 
 
 def _wrap_read_error(path: Path, exc: Exception) -> UnreadableData:
-    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    text = _first_line(exc)
     if "utf8" in text.lower() or "utf-8" in text.lower():
         hint = "the file has bytes that are not UTF-8; re-export it as UTF-8"
+    elif "csv parse error" in text.lower():
+        hint = "every row needs as many fields as the header; check the delimiter and quoting"
     elif path.name.lower().endswith(".gz"):
         hint = "the gzip stream may be truncated or corrupt; copy the file again"
     else:
         hint = "check that the file is complete and in the format its extension names"
     return UnreadableData(f"cannot read {str(path)!r}: {text}", hint=hint, path=str(path))
+
+
+def _check_text(path: Path, schema: pa.Schema) -> None:
+    """Refuse CSV columns Arrow could only read as bytes: their text is not UTF-8."""
+    import pyarrow as pa
+
+    binary = [
+        f.name for f in schema if pa.types.is_binary(f.type) or pa.types.is_large_binary(f.type)
+    ]
+    if binary:
+        raise UnreadableData(
+            f"{str(path)!r} is not UTF-8 text: column(s) {', '.join(map(repr, binary))} hold "
+            "bytes that do not decode",
+            hint="re-export the file as UTF-8 CSV",
+            path=str(path),
+            columns=binary,
+        )
+
+
+def _no_rows(path: Path) -> EmptyData:
+    return EmptyData(
+        f"{str(path)!r} has a header but no rows",
+        hint="pass a batch with at least one row",
+        path=str(path),
+    )
 
 
 def read_arrow(path: str | Path) -> pa.Table:
@@ -152,22 +186,21 @@ def read_arrow(path: str | Path) -> pa.Table:
                 parse_options=parse_opts,
                 convert_options=convert_opts,
             )
-        except (pa.ArrowInvalid, pa.ArrowException, OSError, EOFError, zlib.error) as exc:
+        except (pa.ArrowException, OSError, EOFError, zlib.error) as exc:
             raise _wrap_read_error(path, exc) from exc
+        _check_text(path, table.schema)
     else:
         import pyarrow.parquet as pq
 
         try:
-            table = pq.read_table(str(path))
-        except (pa.ArrowInvalid, pa.ArrowException, OSError) as exc:
+            parquet = pq.ParquetFile(str(path))
+            # Before reading: Arrow refuses a table with duplicate names with a cryptic message.
+            _check_columns(path, list(parquet.schema_arrow.names))
+            table = parquet.read()
+        except (pa.ArrowException, OSError, EOFError) as exc:
             raise _wrap_read_error(path, exc) from exc
-        _check_columns(path, list(table.column_names))
     if table.num_rows == 0:
-        raise EmptyData(
-            f"{str(path)!r} has a header but no rows",
-            hint="pass a batch with at least one row",
-            path=str(path),
-        )
+        raise _no_rows(path)
     return table
 
 
@@ -182,8 +215,23 @@ def read_table(path: str | Path) -> pd.DataFrame:
     ...
     mlops_guard.errors.DataNotFound: data file '/no/such/file.csv' does not exist; check the path
     """
-    frame: pd.DataFrame = read_arrow(path).to_pandas()
+    import pyarrow as pa
+
+    table = read_arrow(path)
+    try:
+        frame: pd.DataFrame = table.to_pandas()
+    except (pa.ArrowException, TypeError, ValueError, OverflowError) as exc:
+        # Arrow read the file but has no pandas form for a column's type.
+        raise UnreadableData(
+            f"cannot convert {str(path)!r} to a DataFrame: {_first_line(exc)}",
+            hint="cast the column to a basic type (number, text, timestamp) when writing the file",
+            path=str(path),
+        ) from exc
     return frame
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
 def iter_batches(
@@ -208,7 +256,7 @@ def iter_batches(
             for batch in batches:
                 seen_rows += batch.num_rows
                 yield batch
-        except (pa.ArrowInvalid, pa.ArrowException, OSError) as exc:
+        except (pa.ArrowException, OSError, EOFError) as exc:
             raise _wrap_read_error(path, exc) from exc
     else:
         _check_columns(path, _csv_header(path))
@@ -224,17 +272,14 @@ def iter_batches(
                 parse_options=parse_opts,
                 convert_options=convert_opts,
             )
+            _check_text(path, reader.schema)
             for batch in reader:
                 seen_rows += batch.num_rows
                 yield batch
-        except (pa.ArrowInvalid, pa.ArrowException, OSError, EOFError, zlib.error) as exc:
+        except (pa.ArrowException, OSError, EOFError, zlib.error) as exc:
             raise _wrap_read_error(path, exc) from exc
     if seen_rows == 0:
-        raise EmptyData(
-            f"{str(path)!r} has a header but no rows",
-            hint="pass a batch with at least one row",
-            path=str(path),
-        )
+        raise _no_rows(path)
 
 
 def write_table(df: pd.DataFrame, path: str | Path) -> Path:
@@ -257,15 +302,71 @@ def fingerprint(df: pd.DataFrame) -> str:
     """A content hash of a DataFrame (values, column names and order), stable across runs.
 
     Rows are hashed with pandas' vectorised hashing, so a million rows take milliseconds.
+    Columns pandas cannot hash (lists, structs, maps: cells that are arrays, dicts or lists)
+    are hashed through a canonical text of each cell instead; a frame without such columns
+    hashes exactly as it always has.
     """
     import pandas as pd
 
     digest = hashlib.sha256()
     digest.update("\x1f".join(map(str, df.columns)).encode())
     digest.update("\x1f".join(str(t) for t in df.dtypes).encode())
-    row_hashes = pd.util.hash_pandas_object(df, index=False).to_numpy()
+    try:
+        row_hashes = pd.util.hash_pandas_object(df, index=False).to_numpy()
+    except (TypeError, ValueError):
+        hashable, encoded = _hashable_frame(df)
+        row_hashes = pd.util.hash_pandas_object(hashable, index=False).to_numpy()
+        # Which columns went through canonical text is part of the content: without it a
+        # column of lists could hash like a text column that happens to hold the same text.
+        digest.update(b"\x1ecanonical:" + "\x1f".join(map(str, encoded)).encode())
     digest.update(row_hashes.tobytes())
     return f"sha256:{digest.hexdigest()}"
+
+
+def _hashable_frame(df: pd.DataFrame) -> tuple[pd.DataFrame, list[int]]:
+    """``df`` with every column pandas cannot hash replaced by the canonical text of its cells;
+    also the positions of the replaced columns."""
+    import pandas as pd
+
+    columns: dict[int, pd.Series[Any]] = {}
+    encoded: list[int] = []
+    for position in range(df.shape[1]):
+        column = df.iloc[:, position]
+        try:
+            pd.util.hash_pandas_object(column, index=False)
+        except (TypeError, ValueError):
+            column = pd.Series(
+                [canonical_text(value) for value in column], index=column.index, dtype=object
+            )
+            encoded.append(position)
+        columns[position] = column
+    frame = pd.concat(columns, axis=1) if columns else df
+    return frame, encoded
+
+
+def canonical_text(value: Any) -> str:
+    """A deterministic, type-tagged text of a cell, nested values included.
+
+    Equal cells give equal text and cells of different types different text; unlike ``str``
+    it never abbreviates a long array, and set elements are ordered so the text does not
+    depend on the interpreter's string hashing.
+    """
+    import numpy as np
+
+    if isinstance(value, np.ndarray):
+        if value.dtype == object:
+            items = [canonical_text(item) for item in value]
+        else:
+            items = [canonical_text(item) for item in value.tolist()]
+        return f"ndarray<{value.dtype}>{list(value.shape)}[{','.join(items)}]"
+    if isinstance(value, dict):
+        pairs = (f"{canonical_text(k)}:{canonical_text(v)}" for k, v in value.items())
+        return "dict{" + ",".join(pairs) + "}"
+    if isinstance(value, (set, frozenset)):
+        return f"{type(value).__name__}{{" + ",".join(sorted(map(canonical_text, value))) + "}"
+    if isinstance(value, (list, tuple)):
+        return f"{type(value).__name__}[" + ",".join(map(canonical_text, value)) + "]"
+    return f"{type(value).__name__}:{value!r}"
 
 
 def file_sha256(path: str | Path) -> str:

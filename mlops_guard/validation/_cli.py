@@ -72,7 +72,6 @@ def _validate(args: argparse.Namespace) -> int:
     from mlops_guard.validation._quarantine import quarantine_batch
     from mlops_guard.validation._settings import ValidationSettings
     from mlops_guard.validation._suite import load_suite
-    from mlops_guard.validation._validate import validate
 
     vsettings = ValidationSettings()
     # The suite first: a typo in its name should not wait for a large file to load.
@@ -85,7 +84,7 @@ def _validate(args: argparse.Namespace) -> int:
             suite = suite.without_columns(absent)
         if bar is not None and task is not None:
             bar.update(task, description=f"validating {len(df)} rows")
-        result = validate(df, suite, source=str(args.data), settings=vsettings)
+        result = _validate_cells(df, suite, str(args.data), vsettings)
     if not result.success:
         qdir = args.quarantine_dir or load_settings().quarantine_dir
         entry = quarantine_batch(df, result, qdir, str(args.data))
@@ -95,6 +94,21 @@ def _validate(args: argparse.Namespace) -> int:
     else:
         _print_result(console(), result)
     return 0 if result.success else 1
+
+
+def _validate_cells(df: Any, suite: Any, source: str, vsettings: Any) -> Any:
+    """Validate ``df``; cells the expectations cannot hash (lists, structs, maps) are compared
+    by their canonical text rather than crash the run before the batch is quarantined."""
+    from mlops_guard.validation._quarantine import evaluable
+    from mlops_guard.validation._validate import validate
+
+    try:
+        return validate(df, suite, source=source, settings=vsettings)
+    except TypeError:
+        view = evaluable(df)
+        if view is None:
+            raise
+        return validate(view, suite, source=source, settings=vsettings)
 
 
 def _print_result(out: Any, result: Any) -> None:

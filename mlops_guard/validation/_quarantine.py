@@ -17,14 +17,17 @@ from mlops_guard.validation._settings import ValidationSettings
 from mlops_guard.validation._suite import Suite
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
 
 __all__ = [
     "MANIFEST_NAME",
+    "NestedCell",
     "REASON_COLUMN",
     "quarantine_batch",
     "quarantine_rows",
     "quarantine_unscored",
+    "evaluable",
     "read_manifest",
     "split_rows",
 ]
@@ -38,33 +41,84 @@ MANIFEST_VERSION = 1
 def _to_parquet(df: pd.DataFrame, path: Path) -> list[str]:
     """Write ``df`` to Parquet; returns the columns that had to be stored as text.
 
-    A bad batch is often bad precisely because a column mixes types (numbers and words), which
-    Arrow cannot store as one type. Such columns are kept as their text form (nulls stay null)
-    rather than dropping the batch; the manifest lists them.
+    A bad batch is often bad precisely because a column mixes types (numbers and words), or
+    holds values Arrow reads but cannot infer back from pandas (maps arrive as lists of pairs),
+    which Arrow cannot store as one type. Such columns are kept as their text form (nulls stay
+    null) rather than dropping the batch; the manifest lists them.
     """
     import pyarrow as pa
 
     try:
         df.to_parquet(path, index=False)
         return []
-    except (pa.ArrowException, TypeError, ValueError):
+    except (pa.ArrowException, TypeError, ValueError, OverflowError):
         pass
     fixed = df.copy()
     stringified: list[str] = []
-    for column in fixed.columns:
-        try:
-            pa.array(fixed[column], from_pandas=True)
-        except (pa.ArrowException, TypeError, ValueError):
-            fixed[column] = fixed[column].map(_text_or_null).astype(object)
+    for position, column in enumerate(fixed.columns):
+        if not _storable(fixed.iloc[:, position]):
+            fixed.isetitem(position, _as_text(fixed.iloc[:, position]))
             stringified.append(str(column))
-    fixed.to_parquet(path, index=False)
+    try:
+        fixed.to_parquet(path, index=False)
+    except (pa.ArrowException, TypeError, ValueError, OverflowError):
+        # Each column converts alone but the table still does not write: keep every column as
+        # text rather than lose the batch.
+        fixed = df.copy()
+        for position in range(fixed.shape[1]):
+            fixed.isetitem(position, _as_text(fixed.iloc[:, position]))
+        fixed.columns = [str(c) for c in fixed.columns]
+        fixed.to_parquet(path, index=False)
+        stringified = [str(c) for c in df.columns]
     return stringified
 
 
+def _storable(column: pd.Series[Any]) -> bool:
+    """Whether Arrow converts the column and Parquet can hold its type."""
+    import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        array = pa.array(column, from_pandas=True)
+        # Some types convert but do not write (a struct without fields): try a few rows.
+        pq.write_table(pa.table({"c": array.slice(0, 8)}), io.BytesIO())
+    except (pa.ArrowException, TypeError, ValueError, OverflowError):
+        return False
+    return True
+
+
+def _as_text(column: pd.Series[Any]) -> np.ndarray:
+    return column.map(_text_or_null).astype(object).to_numpy()
+
+
 def _text_or_null(value: Any) -> Any:
+    import numpy as np
+
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return None
+    if isinstance(value, (np.ndarray, list, tuple, dict)):
+        # str() of a long array abbreviates it with "..."; the kept text must be whole.
+        return json.dumps(_plain(value), default=str, ensure_ascii=False)
     return str(value)
+
+
+def _plain(value: Any) -> Any:
+    """Nested cells (arrays, dicts, lists of pairs) as plain lists and dicts for JSON."""
+    import numpy as np
+
+    if isinstance(value, np.ndarray):
+        return [_plain(item) for item in value]
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, bytes):
+        return value.hex()
+    return value
 
 
 def _source_info(source: str | None) -> dict[str, Any]:
@@ -90,12 +144,11 @@ def _write(
     if root.exists() and not root.is_dir():
         raise ConfigError(f"quarantine directory {str(root)!r} is a file", hint="pass a directory")
     now = datetime.now(UTC)
-    content_hash = fingerprint(df)
     stamp = now.strftime("%Y%m%dT%H%M%S%fZ")
-    name = f"{stamp}-{result.suite}-{kind}-{content_hash.split(':', 1)[1][:12]}"
-    final = root / name
     # Written under a hidden name, then renamed: a reader never sees half a quarantine entry.
-    tmp = root / f".{name}.{uuid.uuid4().hex[:6]}.tmp"
+    # The data goes first, so nothing computed from it can stop the batch from being kept.
+    tmp = root / f".{stamp}-{result.suite}-{kind}.{uuid.uuid4().hex[:6]}.tmp"
+    final = tmp
     try:
         tmp.mkdir(parents=True)
     except OSError as exc:
@@ -106,6 +159,9 @@ def _write(
         ) from exc
     try:
         stringified = _to_parquet(df, tmp / DATA_NAME)
+        content_hash = fingerprint(df)
+        name = f"{stamp}-{result.suite}-{kind}-{content_hash.split(':', 1)[1][:12]}"
+        final = root / name
         manifest = {
             "version": MANIFEST_VERSION,
             "kind": kind,
@@ -195,6 +251,70 @@ def quarantine_unscored(
     return _write(failing, quarantine_dir, kind="unscored", result=result, source=source)
 
 
+class NestedCell:
+    """A list, struct or map cell, made hashable (by its canonical text) for the validator.
+
+    The expectations hash and compare cells (value sets, uniqueness); a cell Parquet reads as
+    an array or a dict cannot be hashed, and such a column is exactly the kind of bad batch
+    that must fail and be kept rather than crash. The wrapper is none of the types a suite
+    names (``str``, ``int``, ``list``...), so type expectations fail on it, and it is never
+    null, in a value set, or a number. ``str()`` is the cell as JSON, for the report.
+    """
+
+    __slots__ = ("_text", "value")
+
+    def __init__(self, value: Any) -> None:
+        from mlops_guard.data._io import canonical_text
+
+        self.value = value
+        self._text = canonical_text(value)
+
+    def __hash__(self) -> int:
+        return hash(self._text)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, NestedCell) and other._text == self._text
+
+    def __str__(self) -> str:
+        text: str = _text_or_null(self.value)
+        return text
+
+    def __repr__(self) -> str:
+        return str(self)
+
+
+def _unhashable(value: Any) -> bool:
+    try:
+        hash(value)
+    except TypeError:
+        return True
+    return False
+
+
+def evaluable(df: pd.DataFrame) -> pd.DataFrame | None:
+    """``df`` with its unhashable cells wrapped in :class:`NestedCell`, or None when it has none
+    (then whatever failed on the frame was not its cells)."""
+    import pandas as pd
+
+    wrapped: pd.DataFrame | None = None
+    for position in range(df.shape[1]):
+        column = df.iloc[:, position]
+        if column.dtype != object:
+            continue
+        cells = column.to_numpy()
+        if not any(_unhashable(value) for value in cells):
+            continue
+        if wrapped is None:
+            wrapped = df.copy()
+        wrapped.isetitem(
+            position,
+            pd.Series(
+                [NestedCell(v) if _unhashable(v) else v for v in cells], dtype=object
+            ).to_numpy(),
+        )
+    return wrapped
+
+
 def split_rows(
     df: pd.DataFrame,
     suite: Suite | str | Path,
@@ -220,7 +340,14 @@ def split_rows(
 
     from mlops_guard.validation._validate import evaluate
 
-    result, masks = evaluate(df, suite, source=source, settings=settings, engine="auto")
+    try:
+        result, masks = evaluate(df, suite, source=source, settings=settings, engine="auto")
+    except TypeError:
+        view = evaluable(df)
+        if view is None:
+            raise
+        # Masks are positional: they select the same rows of the original cells.
+        result, masks = evaluate(view, suite, source=source, settings=settings, engine="auto")
     n = len(df)
     whole_table = [o.label for o in result.outcomes if not o.success and not o.row_level]
     reason = pd.Series([""] * n, dtype=object)

@@ -80,6 +80,9 @@ def _corpus() -> list[tuple[str, dict[str, str], bytes, int]]:
     bad_label = payload({**alert(), "labels": {"bad label": "x"}})
     no_fingerprint = payload({k: v for k, v in alert().items() if k != "fingerprint"})
     bad_time = payload({**alert(), "startsAt": "yesterday"})
+    # Valid text, but a year-1 time with a positive offset is before the first UTC instant.
+    time_out_of_range = payload({**alert(), "startsAt": "0001-01-01T00:00:00+05:00"})
+    nested = b"[" * 2000 + b"]" * 2000  # beyond Python's recursion limit, within 4096 bytes
     json_type = {"Content-Type": "application/json"}
     return [
         ("no token", {}, json.dumps(good).encode(), 401),
@@ -96,6 +99,13 @@ def _corpus() -> list[tuple[str, dict[str, str], bytes, int]]:
         ("bad label name", AUTH, json.dumps(bad_label).encode(), 422),
         ("no fingerprint", AUTH, json.dumps(no_fingerprint).encode(), 422),
         ("bad time", AUTH, json.dumps(bad_time).encode(), 422),
+        ("time out of range", AUTH, json.dumps(time_out_of_range).encode(), 422),
+        ("deeply nested", AUTH, nested, 400),
+        ("nested under alerts", AUTH, b'{"alerts":' + b"[" * 40 + b"]" * 40 + b"}", 400),
+        ("NaN literal", AUTH, json.dumps({**good, "truncatedAlerts": float("nan")}).encode(), 400),
+        ("utf-16", AUTH, json.dumps(good).encode("utf-16"), 400),
+        ("text/plain", {**AUTH, "Content-Type": "text/plain"}, json.dumps(good).encode(), 415),
+        ("form", {**AUTH, "Content-Type": "application/x-www-form-urlencoded"}, b"a=1", 415),
         ("oversized", {**AUTH, **json_type}, b" " * 5000 + json.dumps(good).encode(), 413),
     ]
 

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import gzip
+import os
+import random
+import subprocess
+import sys
+from decimal import Decimal
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
-from mlops_guard.data import fingerprint, iter_batches, read_table, write_table
+from mlops_guard.data import fingerprint, iter_batches, read_arrow, read_table, write_table
 from mlops_guard.demo import make_dataset
 from mlops_guard.errors import DataNotFound, EmptyData, SchemaError, UnreadableData
 
@@ -48,16 +56,40 @@ def _bad_files(tmp: Path) -> dict[str, tuple[Path, type[Exception]]]:
     (tmp / "fake.parquet").write_text("not parquet at all")
     (tmp / "data.xlsx").write_text("x")
     (tmp / "ragged.csv").write_text("a,b\n1,2\n3,4,5\n")
+    cases.update(
+        {
+            "header past the csv field limit": (tmp / "long.csv", UnreadableData),
+            "duplicate behind a byte-order mark": (tmp / "bom.csv", SchemaError),
+            "bytes that do not decode, late in the file": (tmp / "late.csv", UnreadableData),
+            "duplicate parquet columns": (tmp / "dup.parquet", SchemaError),
+            "truncated parquet": (tmp / "cut.parquet", UnreadableData),
+            "random bytes as parquet": (tmp / "noise.parquet", UnreadableData),
+            "random bytes as csv.gz": (tmp / "noise.csv.gz", UnreadableData),
+        }
+    )
+    (tmp / "long.csv").write_text("x" * 200_000 + "\n1\n")
+    (tmp / "bom.csv").write_bytes(b"\xef\xbb\xbfa,a\n1,2\n")
+    (tmp / "late.csv").write_bytes(b"a,b\n" + b"1,x\n" * 10_000 + b"2,caf\xe9\n")
+    pq.write_table(pa.table([pa.array([1]), pa.array([2])], names=["a", "a"]), tmp / "dup.parquet")
+    write_table(make_dataset(rows=100, seed=1), tmp / "whole.parquet")
+    whole = (tmp / "whole.parquet").read_bytes()
+    (tmp / "cut.parquet").write_bytes(whole[: len(whole) // 2])
+    noise = bytes(random.Random(7).randrange(256) for _ in range(4096))
+    (tmp / "noise.parquet").write_bytes(noise)
+    (tmp / "noise.csv.gz").write_bytes(noise)
     return cases
 
 
 def test_bad_files_get_typed_one_line_errors(tmp_path: Path) -> None:
     for name, (path, expected) in _bad_files(tmp_path).items():
-        with pytest.raises(expected) as caught:
-            read_table(path)
-        message = str(caught.value)
-        assert "\n" not in message, name
-        assert str(path.name) in message or str(path) in message, (name, message)
+        for read in (read_table, read_arrow, lambda p: list(iter_batches(p))):
+            with pytest.raises(expected) as caught:
+                read(path)
+            message = str(caught.value)
+            assert type(caught.value) is expected, (name, caught.value)
+            assert "\n" not in message, name
+            assert str(path.name) in message or str(path) in message, (name, message)
+            assert caught.value.hint, name
 
 
 def test_iter_batches_streams_with_bounded_batches(tmp_path: Path) -> None:
@@ -78,3 +110,71 @@ def test_fingerprint_tracks_content() -> None:
     changed.loc[10, "age"] += 1
     assert fingerprint(changed) != fingerprint(df)
     assert fingerprint(df[df.columns[::-1]]) != fingerprint(df)
+
+
+def test_fingerprint_of_an_ordinary_frame_is_unchanged() -> None:
+    df = pd.DataFrame(
+        {
+            "id": [1, 2, 3],
+            "name": ["x", "y", None],
+            "score": [0.5, np.nan, 2.0],
+            "ok": [True, False, True],
+            "t": pd.to_datetime(["2024-01-01", "2024-06-01", None]).tz_localize("UTC"),
+        }
+    )
+    # The hash recorded by earlier versions (lineage tags, quarantine entry names).
+    assert fingerprint(df) == (
+        "sha256:ffa329b6ebcd549fdcef0cea24063129e135790b54667ee1cc491bbcd5af8963"
+    )
+
+
+def _nested_parquet(path: Path) -> Path:
+    table = pa.table(
+        {
+            "tags": pa.array([[1, 2], [], None], pa.list_(pa.int64())),
+            "meta": pa.array([{"a": 1, "b": "x"}, {"a": 2, "b": None}, None]),
+            "attrs": pa.array([[("k", 1)], [], None], pa.map_(pa.string(), pa.int64())),
+            "amount": pa.array([Decimal("1.25"), None, Decimal("-3.50")], pa.decimal128(9, 2)),
+            "raw": pa.array([b"\x00\xff", b"", None], pa.binary()),
+            "deep": pa.array([[[1.5]], [[]], [None]], pa.list_(pa.list_(pa.float64()))),
+        }
+    )
+    pq.write_table(table, path)
+    return path
+
+
+def test_fingerprint_hashes_nested_columns_deterministically(tmp_path: Path) -> None:
+    path = _nested_parquet(tmp_path / "nested.parquet")
+    first = fingerprint(read_table(path))
+    assert first == fingerprint(read_table(path))
+    changed = read_table(path)
+    changed.at[0, "meta"] = {"a": 1, "b": "y"}
+    assert fingerprint(changed) != first
+    code = (
+        "import sys; from mlops_guard.data import fingerprint, read_table; "
+        "print(fingerprint(read_table(sys.argv[1])))"
+    )
+    for seed in ("1", "2"):
+        proc = subprocess.run(
+            [sys.executable, "-c", code, str(path)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+        )
+        assert proc.stdout.strip() == first
+
+
+def test_fingerprint_tells_nested_cells_from_their_text() -> None:
+    from mlops_guard.data._io import canonical_text
+
+    lists = pd.DataFrame({"c": [[1, 2], [3]]})
+    text = pd.DataFrame({"c": [canonical_text([1, 2]), canonical_text([3])]})
+    assert fingerprint(lists) != fingerprint(text)
+    # str() abbreviates long arrays: two arrays differing in the middle must not collide.
+    long_a, long_b = np.arange(5_000), np.arange(5_000)
+    long_b[2_500] = -1
+    assert fingerprint(pd.DataFrame({"c": [long_a]})) != fingerprint(pd.DataFrame({"c": [long_b]}))
+    sets = pd.DataFrame({"c": [{"b", "a"}, frozenset({"z"})]})
+    assert fingerprint(sets) == fingerprint(pd.DataFrame({"c": [{"a", "b"}, frozenset({"z"})]}))

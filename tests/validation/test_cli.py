@@ -169,3 +169,45 @@ def test_help_does_not_import_heavy_libraries() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     )
     assert proc.stdout.strip() == "[]"
+
+
+def _with_nested(path: Path, kind: str, rows: int = 400) -> Path:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pandas(make_dataset(rows=rows, seed=44), preserve_index=False)
+    arrays = {
+        "list": pa.array([[i, i * 2] for i in range(rows)], pa.list_(pa.int64())),
+        "struct": pa.array([{"a": i, "b": [float(i)]} for i in range(rows)]),
+        "map": pa.array([[("k", i)] for i in range(rows)], pa.map_(pa.string(), pa.int64())),
+    }
+    if kind == "struct in a suite column":
+        index = table.column_names.index("region")
+        table = table.set_column(index, "region", arrays["struct"])
+    else:
+        table = table.append_column(f"extra_{kind}", arrays[kind])
+    pq.write_table(table, path)
+    return path
+
+
+@pytest.mark.parametrize("kind", ["list", "struct", "map", "struct in a suite column"])
+def test_nested_parquet_columns_fail_and_are_quarantined(
+    tmp_path: Path, workdir: Path, run_cli: Any, kind: str
+) -> None:
+    path = _with_nested(tmp_path / "nested.parquet", kind)
+    run = run_cli("validate", str(path), "--suite", "churn", "--json")
+    assert run.code == 1, run.err
+    doc = json.loads(run.out)
+    assert doc["success"] is False
+    entry = Path(doc["quarantined"])
+    assert entry.parent == workdir / "quarantine"
+    assert len(pd.read_parquet(entry / "data.parquet")) == 400
+    assert json.loads((entry / "manifest.json").read_text())["rows"] == 400
+    failed = {(f["expectation"], f["column"]) for f in doc["failed"]}
+    if kind == "struct in a suite column":
+        assert ("expect_column_values_to_be_in_type_list", "region") in failed
+    else:
+        assert ("expect_table_columns_to_match_set", None) in failed
+    text = run_cli("validate", str(path), "--suite", "churn")
+    assert text.code == 1
+    assert "FAILED on 400 rows" in text.out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -144,3 +145,73 @@ def test_a_clean_batch_splits_into_all_passing(churn_suite: Suite) -> None:
     assert result.success
     assert failing.empty
     pd.testing.assert_frame_equal(passing, df)
+
+
+def _nested_batch(path: Path, rows: int = 300) -> pd.DataFrame:
+    """A churn batch read back from Parquet with list, struct, map, decimal, tz-aware time and
+    binary columns beside the suite's own (so it fails the column set)."""
+    from decimal import Decimal
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from mlops_guard.data import read_table
+
+    base = pa.Table.from_pandas(make_dataset(rows=rows, seed=4), preserve_index=False)
+    extra = {
+        "tags": pa.array(
+            [[i, i + 1] if i % 5 else None for i in range(rows)], pa.list_(pa.int64())
+        ),
+        "meta": pa.array([{"a": i, "b": str(i)} for i in range(rows)]),
+        "attrs": pa.array([[("k", i)] for i in range(rows)], pa.map_(pa.string(), pa.int64())),
+        "amount": pa.array([Decimal(i) / 4 for i in range(rows)], pa.decimal128(12, 2)),
+        "seen": pa.array([0] * rows, pa.timestamp("us", tz="Europe/Paris")),
+        "raw": pa.array([bytes([i % 256, 255]) for i in range(rows)], pa.binary()),
+    }
+    for name, array in extra.items():
+        base = base.append_column(name, array)
+    pq.write_table(base, path)
+    return read_table(path)
+
+
+def test_a_batch_with_nested_columns_is_kept_whole(tmp_path: Path, churn_suite: Suite) -> None:
+    df = _nested_batch(tmp_path / "nested.parquet")
+    result = validate(df, churn_suite)
+    assert not result.success
+    entry = quarantine_batch(df, result, tmp_path / "q")
+    manifest = read_manifest(entry)
+    assert manifest["rows"] == len(df)
+    assert manifest["content_hash"] == fingerprint(df)
+    assert entry.name.endswith(fingerprint(df).split(":")[1][:12])
+    # Maps come back from pandas as lists of pairs, which Arrow cannot infer: kept as text.
+    assert manifest["stored_as_text"] == ["attrs"]
+    kept = pd.read_parquet(entry / "data.parquet")
+    assert len(kept) == len(df)
+    assert list(kept["tags"].iloc[1]) == [1, 2]
+    assert kept["meta"].iloc[3] == {"a": 3, "b": "3"}
+    assert kept["attrs"].iloc[7] == '[["k", 7]]'
+    assert kept["raw"].iloc[2] == bytes([2, 255])
+    assert [p.name for p in (tmp_path / "q").iterdir()] == [entry.name]
+
+
+def test_a_long_array_kept_as_text_is_not_abbreviated(tmp_path: Path, churn_suite: Suite) -> None:
+    df = make_dataset(rows=10, seed=1)
+    values = np.arange(5_000)
+    df["mixed"] = pd.Series([values, *["x"] * (len(df) - 1)], dtype=object)
+    entry = quarantine_batch(df, validate(df, churn_suite), tmp_path)
+    kept = pd.read_parquet(entry / "data.parquet")
+    assert read_manifest(entry)["stored_as_text"] == ["mixed"]
+    assert json.loads(kept["mixed"].iloc[0]) == values.tolist()
+
+
+def test_split_rows_fails_every_row_whose_suite_column_holds_structs(churn_suite: Suite) -> None:
+    df = make_dataset(rows=200, seed=2)
+    df["region"] = pd.Series([{"x": i % 3} for i in range(len(df))], dtype=object)
+    df.loc[df.index[:50], "region"] = "north"
+    passing, failing, result = split_rows(df, churn_suite)
+    assert len(passing) + len(failing) == len(df)
+    assert len(failing) == 150
+    failed = {o.expectation for o in result.failed if o.column == "region"}
+    assert "expect_column_values_to_be_in_type_list" in failed
+    region = next(o for o in result.failed if o.column == "region")
+    assert json.loads(region.to_json()["unexpected_examples"][0]) == {"x": 2}
