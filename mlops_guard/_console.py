@@ -17,7 +17,17 @@ if TYPE_CHECKING:
     from rich.console import Console
     from rich.progress import Progress
 
-__all__ = ["console", "error_line", "print_json", "progress", "to_jsonable"]
+__all__ = [
+    "console",
+    "error_line",
+    "json_written",
+    "print_json",
+    "printable",
+    "reset_json_written",
+    "progress",
+    "safe",
+    "to_jsonable",
+]
 
 _console: Console | None = None
 
@@ -53,15 +63,57 @@ def to_jsonable(value: Any) -> Any:  # noqa: PLR0911 - one branch per kind reads
     return value
 
 
+_json_written = False
+
+
 def print_json(value: Any) -> None:
     """Write one JSON document to stdout (nothing else goes to stdout with ``--json``)."""
+    global _json_written
     sys.stdout.write(json.dumps(to_jsonable(value), indent=2, allow_nan=False) + "\n")
     sys.stdout.flush()
+    _json_written = True
+
+
+def json_written() -> bool:
+    """Whether this command has written its JSON document (a check that failed after
+    reporting, exit 1, needs no second one)."""
+    return _json_written
+
+
+def reset_json_written() -> None:
+    global _json_written
+    _json_written = False
+
+
+def printable(text: object) -> str:
+    """``text`` with every control and format character escaped (``\\x1b``, ``\\u202e``).
+
+    Values that reach the terminal come from users and alerts: an escape sequence could
+    rewrite the screen, a right-to-left override reorder what an operator reads.
+    """
+    import unicodedata
+
+    out = []
+    for char in str(text):
+        if unicodedata.category(char) in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"):
+            code = ord(char)
+            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+def safe(value: object) -> str:
+    """A user-supplied value for a rich markup string: control characters escaped, and rich
+    markup (``[bold]``, ``[/]``) shown as typed instead of styling or breaking the line."""
+    from rich.markup import escape
+
+    return escape(printable(value))
 
 
 def error_line(message: str) -> None:
     """One line on stderr, the CLI's only way of reporting a user error."""
-    sys.stderr.write(f"mlops-guard: error: {' '.join(message.split())}\n")
+    sys.stderr.write(f"mlops-guard: error: {printable(' '.join(message.split()))}\n")
     sys.stderr.flush()
 
 

@@ -18,8 +18,10 @@ where they are caught, with ``raise ... from exc`` so the cause stays inspectabl
     ├── ProfileError                a drift reference profile is unreadable or incompatible
     ├── ContractError               a model contract is missing, inconsistent, or does not fit
     │                               the data (labels outside the task's classes, ...)
+    ├── ServiceUnavailable          a service (MLflow, Prefect) did not answer in time (exit 3)
     ├── RegistryError               the MLflow Model Registry refused or failed a request
-    │   ├── RegistryUnavailable     MLflow could not be reached after retries (exit_code 3)
+    │   ├── RegistryUnavailable     MLflow could not be reached after retries (exit_code 3;
+    │   │                           also a ServiceUnavailable)
     │   ├── ModelNotFound           no registered model of that name
     │   ├── VersionNotFound         no such version of the model
     │   ├── NothingToRollBack       no promotion left to undo
@@ -62,6 +64,7 @@ __all__ = [
     "RegistryError",
     "RegistryUnavailable",
     "SchemaError",
+    "ServiceUnavailable",
     "SuiteError",
     "UnreadableData",
     "UsageError",
@@ -135,11 +138,18 @@ class ContractError(GuardError):
     """A model contract is missing, inconsistent, or does not fit the data."""
 
 
+class ServiceUnavailable(GuardError):
+    """A service mlops-guard depends on (MLflow, Prefect's API) did not answer within its
+    timeout; the message names the service and its address."""
+
+    exit_code: ClassVar[int] = 3
+
+
 class RegistryError(GuardError):
     """The MLflow Model Registry refused or failed a request."""
 
 
-class RegistryUnavailable(RegistryError):
+class RegistryUnavailable(RegistryError, ServiceUnavailable):
     """MLflow could not be reached after retries; nothing was changed."""
 
     exit_code: ClassVar[int] = 3

@@ -252,4 +252,4 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
     run_cmd.add_argument(
         "--tracking-uri", help="MLflow tracking and registry URI (MLOPS_GUARD_TRACKING_URI)"
     )
-    run_cmd.set_defaults(handler=_run)
+    run_cmd.set_defaults(handler=_run, services=("mlflow", "prefect"))

@@ -47,7 +47,7 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
     train.add_argument("--workdir", type=Path, help="working directory (MLOPS_GUARD_WORKDIR)")
     train.add_argument("--json", action="store_true", help="print the result as JSON")
     train.add_argument("--verbose", action="store_true", help="show Prefect's run logs")
-    train.set_defaults(handler=_train)
+    train.set_defaults(handler=_train, services=("mlflow", "prefect"))
 
     score = commands.add_parser("score", help="score DATA with the champion model")
     score.add_argument("data", type=Path, metavar="DATA", help="CSV or Parquet batch")
@@ -56,7 +56,7 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
     score.add_argument("--workdir", type=Path, help="working directory (MLOPS_GUARD_WORKDIR)")
     score.add_argument("--json", action="store_true", help="print the result as JSON")
     score.add_argument("--verbose", action="store_true", help="show Prefect's run logs")
-    score.set_defaults(handler=_score)
+    score.set_defaults(handler=_score, services=("mlflow", "prefect"))
 
     data = commands.add_parser("data", help="synthetic data for demos, tests and drills")
     data_commands = data.add_subparsers(dest="data_command", metavar="COMMAND")

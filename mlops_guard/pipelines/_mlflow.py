@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlops_guard.errors import ModelNotFound, RegistryUnavailable
+from mlops_guard.errors import ModelNotFound
 
 if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient
@@ -42,37 +42,54 @@ def configure_mlflow(settings: GuardSettings) -> MlflowClient:
 
 
 def ensure_experiment(settings: GuardSettings) -> str:
-    """The experiment's id, creating it with artifacts under the workdir (not the cwd)."""
+    """The experiment's id, creating it with artifacts under the workdir (not the cwd).
+
+    Through the registry client's bounded retries: a store that does not answer is a
+    :class:`RegistryUnavailable` (exit 3) in seconds, not after MLflow's minutes of retries.
+    """
     import mlflow
 
-    client = configure_mlflow(settings)
-    try:
-        experiment = client.get_experiment_by_name(settings.experiment_name)
-        if experiment is not None:
-            mlflow.set_experiment(experiment_id=experiment.experiment_id)
-            return str(experiment.experiment_id)
+    from mlops_guard.registry._client import RegistryClient
+
+    configure_mlflow(settings)
+    client = RegistryClient(settings)
+    name = settings.experiment_name
+    experiment = client.call(
+        f"read experiment {name!r}", lambda: client.mlflow.get_experiment_by_name(name)
+    )
+    if experiment is not None:
+        experiment_id = str(experiment.experiment_id)
+    else:
         artifacts = (settings.workdir.resolve() / "mlartifacts").as_uri()
-        experiment_id = client.create_experiment(
-            settings.experiment_name, artifact_location=artifacts
+        experiment_id = str(
+            client.call(
+                f"create experiment {name!r}",
+                lambda: client.mlflow.create_experiment(name, artifact_location=artifacts),
+            )
         )
-    except Exception as exc:
-        raise RegistryUnavailable(
-            f"MLflow at {settings.mlflow_tracking_uri!r} did not answer ({type(exc).__name__}: "
-            f"{' '.join(str(exc).split())[:200]})",
-            hint="check MLOPS_GUARD_TRACKING_URI and that the store is reachable",
-        ) from exc
     mlflow.set_experiment(experiment_id=experiment_id)
-    return str(experiment_id)
+    return experiment_id
 
 
 def resolve_alias(settings: GuardSettings, model: str, alias: str) -> str:
-    """The version number an alias points at; :class:`ModelNotFound` when there is none."""
+    """The version number an alias points at.
+
+    :class:`ModelNotFound` only when the registry answered that there is none;
+    :class:`RegistryUnavailable` (exit 3) when it did not answer, so an outage is never
+    reported as a missing model.
+    """
     from mlflow.exceptions import MlflowException
 
-    client = configure_mlflow(settings)
+    from mlops_guard.registry._client import RegistryClient
+
+    configure_mlflow(settings)
+    client = RegistryClient(settings)
     try:
-        version = client.get_model_version_by_alias(model, alias)
-    except MlflowException as exc:
+        version = client.call(
+            f"resolve {model}@{alias}",
+            lambda: client.mlflow.get_model_version_by_alias(model, alias),
+        )
+    except MlflowException as exc:  # a refusal: the registry answered
         raise ModelNotFound(
             f"model {model!r} has no {alias!r} version in {settings.mlflow_tracking_uri!r}",
             hint="train and register a version first (mlops-guard train DATA), "

@@ -41,7 +41,7 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
     quality.add_argument(
         "--tracking-uri", help="MLflow tracking and registry URI (MLOPS_GUARD_TRACKING_URI)"
     )
-    quality.set_defaults(handler=_quality)
+    quality.set_defaults(handler=_quality, services=("mlflow",))
 
 
 def _quality(args: argparse.Namespace) -> int:

@@ -205,7 +205,7 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
     )
     reg.add_argument("--json", action="store_true", help="print one JSON document")
     _common(reg)
-    reg.set_defaults(handler=_register)
+    reg.set_defaults(handler=_register, services=("mlflow",))
 
     registry = commands.add_parser("registry", help="model registry: alias history")
     sub = registry.add_subparsers(dest="registry_command", metavar="SUBCOMMAND")
@@ -214,14 +214,14 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
     hist.add_argument("model", metavar="MODEL")
     hist.add_argument("--json", action="store_true", help="print one JSON list")
     _common(hist)
-    hist.set_defaults(handler=_history)
+    hist.set_defaults(handler=_history, services=("mlflow",))
 
     prom = commands.add_parser("promote", help="make VERSION the champion of MODEL")
     prom.add_argument("model", metavar="MODEL")
     prom.add_argument("version", metavar="VERSION")
     prom.add_argument("--reason", default="manual promotion", help="recorded in the history")
     _common(prom)
-    prom.set_defaults(handler=_promote)
+    prom.set_defaults(handler=_promote, services=("mlflow", "prefect"))
 
     back = commands.add_parser(
         "rollback", help="undo the last promotion of MODEL (or move the champion --to VERSION)"
@@ -231,4 +231,4 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
     back.add_argument("--reason", default="manual rollback", help="recorded in the history")
     back.add_argument("--json", action="store_true", help="print the alias event as JSON")
     _common(back)
-    back.set_defaults(handler=_rollback)
+    back.set_defaults(handler=_rollback, services=("mlflow", "prefect"))

@@ -706,9 +706,7 @@ def _create_version(
     return version
 
 
-def _assign_alias(
-    name: str, version: str, origin: str, actor: str, settings: GuardSettings
-) -> str:
+def _assign_alias(name: str, version: str, origin: str, actor: str, settings: GuardSettings) -> str:
     """The first version becomes champion, later ones challenger (a canary decides the rest).
     ``origin`` says where the version came from, in the alias history."""
     from mlops_guard.registry._aliases import (
