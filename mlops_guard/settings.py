@@ -24,7 +24,14 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["GuardSettings", "ValidationPolicy", "active_settings", "load_settings", "use_settings"]
+__all__ = [
+    "GuardSettings",
+    "ValidationPolicy",
+    "active_settings",
+    "check_model_name",
+    "load_settings",
+    "use_settings",
+]
 
 ValidationPolicy = Literal["fail", "quarantine_rows"]
 
@@ -103,6 +110,11 @@ class GuardSettings(BaseSettings):
         description="Scoring goes on with the rows that pass; the rest are quarantined.",
     )
 
+    @field_validator("model_name")
+    @classmethod
+    def _model_name_mlflow_accepts(cls, value: str) -> str:
+        return check_model_name(value)
+
     @field_validator("workdir")
     @classmethod
     def _workdir_not_a_file(cls, value: Path) -> Path:
@@ -178,6 +190,26 @@ def _file_stem(name: str) -> str:
         return name
     digest = hashlib.sha256(name.encode()).hexdigest()[:_NAME_HASH_CHARS]
     return f"{safe}-{digest}"
+
+
+def check_model_name(value: str) -> str:
+    """``value`` when the MLflow Model Registry accepts it as a model name, else
+    :class:`~mlops_guard.errors.ConfigError`. Checked before any work: MLflow refuses these
+    names only at registration, after a whole training run."""
+    bad = [c for c in ("/", ":") if c in value]
+    parts = value.replace("\\", "/").split("/")
+    if bad or not value.strip() or any(p in (".", "..") for p in parts):
+        from mlops_guard.errors import ConfigError
+
+        reason = (
+            f"contains {' and '.join(map(repr, bad))}" if bad else "is blank or a relative path"
+        )
+        raise ConfigError(
+            f"model name {value!r} {reason}, which the MLflow Model Registry refuses",
+            hint="pick a name of letters, digits, '-', '_' or '.' (--model or "
+            "MLOPS_GUARD_MODEL_NAME)",
+        )
+    return value
 
 
 def load_settings(**overrides: object) -> GuardSettings:

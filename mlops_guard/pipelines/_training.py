@@ -153,7 +153,9 @@ def training_flow(
     """
     settings = settings or GuardSettings()
     if model:
-        settings = settings.model_copy(update={"model_name": model})
+        from mlops_guard.settings import check_model_name
+
+        settings = settings.model_copy(update={"model_name": check_model_name(model)})
     validate = "validation_suite" in settings.model_fields_set
     if trainer is None:
         from mlops_guard.demo import CHURN_TRAINER, churn_contract

@@ -49,9 +49,14 @@ def _exception_message(info: Any) -> str | None:
 
 
 def run_with_gx(
-    df: pd.DataFrame, specs: Sequence[ExpectationSpec], *, max_examples: int
+    df: pd.DataFrame,
+    specs: Sequence[ExpectationSpec],
+    *,
+    max_examples: int,
+    source: str | None = None,
 ) -> list[ExpectationOutcome]:
-    """Validate ``df`` against ``specs`` with GX; one outcome per spec, in order."""
+    """Validate ``df`` against ``specs`` with GX; one outcome per spec, in order. ``source``
+    (the suite's file or name) is what errors about the specs name."""
     if not specs:
         return []
     # GX does not keep suite order in its results: tag each expectation with its position.
@@ -59,7 +64,7 @@ def run_with_gx(
         ExpectationSpec(spec.type, spec.kwargs, {**spec.meta, _POSITION: i}, spec.extra)
         for i, spec in enumerate(specs)
     )
-    suite = Suite(f"mlops-guard-{uuid.uuid4().hex[:8]}", tagged).to_gx()
+    suite = Suite(f"mlops-guard-{uuid.uuid4().hex[:8]}", tagged).to_gx(label=source)
     batch = _batch_definition().get_batch(batch_parameters={"dataframe": df})
     result = batch.validate(
         suite,

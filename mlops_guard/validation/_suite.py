@@ -147,13 +147,20 @@ class Suite:
             kept.append(ExpectationSpec(spec.type, kwargs, spec.meta, spec.extra))
         return Suite(self.name, tuple(kept), self.meta, self.path)
 
-    def to_gx(self) -> Any:
+    def to_gx(self, *, label: str | None = None) -> Any:
         """The suite as a ``great_expectations.ExpectationSuite`` (imports GX, about 3 s).
 
-        GX logs and drops an expectation it cannot parse; that is an error here instead.
+        GX logs (with a traceback) and drops an expectation it cannot parse; that is one
+        :class:`SuiteError` here instead, naming ``label`` (the user's file, by default this
+        suite's path or name) and each rejected expectation with GX's reason.
         """
+        import logging
+
         import great_expectations as gx
 
+        where = label or (str(self.path) if self.path else self.name)
+        gx_log = logging.getLogger("great_expectations.core.expectation_suite")
+        was_disabled, gx_log.disabled = gx_log.disabled, True
         try:
             built = gx.ExpectationSuite(
                 name=self.name,
@@ -162,18 +169,38 @@ class Suite:
             )
         except Exception as exc:  # GX raises many kinds; all of them mean a bad suite
             raise SuiteError(
-                f"Great Expectations rejected suite {self.name!r}: {exc}",
+                f"Great Expectations rejected suite {where!r}: {_first_line(exc)}",
                 hint="fix the suite JSON",
             ) from exc
+        finally:
+            gx_log.disabled = was_disabled
         if len(built.expectations) != len(self.expectations):
-            accepted = {e.expectation_type for e in built.expectations}
-            rejected = sorted({s.type for s in self.expectations} - accepted) or ["(kwargs)"]
+            reasons = [r for r in (_rejection(spec) for spec in self.expectations) if r]
             raise SuiteError(
                 f"Great Expectations rejected {len(self.expectations) - len(built.expectations)} "
-                f"expectation(s) of suite {self.name!r}: {', '.join(rejected)}",
+                f"expectation(s) of suite {where!r}: {'; '.join(reasons) or '(kwargs)'}",
                 hint="check the expectation types and their kwargs against GX 1.x",
             )
         return built
+
+
+def _first_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text[:300] + ("..." if len(text) > 300 else "")
+
+
+def _rejection(spec: ExpectationSpec) -> str | None:
+    """Why GX refuses one expectation (its type unknown, its kwargs invalid), or None."""
+    from great_expectations.expectations.expectation_configuration import (
+        ExpectationConfiguration,
+    )
+
+    try:
+        ExpectationConfiguration(type=spec.type, kwargs=dict(spec.kwargs)).to_domain_obj()
+    except Exception as exc:  # noqa: BLE001 - any refusal is reported, whatever its kind
+        message = getattr(exc, "message", None) or str(exc)
+        return f"{spec.type} ({_first_line(Exception(message))})"
+    return None
 
 
 def packaged_suites_dir() -> Path:

@@ -76,7 +76,12 @@ def evaluate(
     if pending:
         from mlops_guard.validation._gx import run_with_gx
 
-        gx_outcomes = run_with_gx(df, [suite.expectations[i] for i in pending], max_examples=k)
+        gx_outcomes = run_with_gx(
+            df,
+            [suite.expectations[i] for i in pending],
+            max_examples=k,
+            source=str(suite.path) if suite.path else suite.name,
+        )
         for i, outcome in zip(pending, gx_outcomes, strict=True):
             slots[i] = outcome
     outcomes: list[ExpectationOutcome] = []
