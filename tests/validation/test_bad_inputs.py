@@ -202,7 +202,9 @@ def test_bad_input(case: str, tmp_path: Path, workdir: Path, run_cli: Callable[.
     assert "Traceback" not in run.err
     assert _digest(path) == before  # the input is never touched
     if expected_code == 2:
-        assert run.out == ""
+        # With --json, the error as a document on stdout too, the same as the stderr line.
+        error = json.loads(run.out)["error"]
+        assert error["kind"] and path.name in error["message"]
         lines = run.err.splitlines()
         assert len(lines) == 1
         assert lines[0].startswith("mlops-guard: error: ")
