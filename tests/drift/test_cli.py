@@ -181,7 +181,7 @@ def test_subprocess_bad_input_is_one_line_exit_2(files: dict[str, Path], tmp_pat
         check=False,
     )
     assert done.returncode == 2
-    assert done.stdout == ""
+    assert "no column in common" in json.loads(done.stdout)["error"]["message"]
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1
     assert "no column in common" in lines[0]
