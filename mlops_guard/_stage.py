@@ -20,6 +20,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from mlops_guard.runlog import bind, current_context, get_runlog
+from mlops_guard.settings import resolve_settings
 
 if TYPE_CHECKING:
     from mlops_guard.metrics import GuardMetrics, MetricsSink
@@ -76,12 +77,11 @@ class StageRecorder:
         flush_metrics: bool = True,
     ) -> None:
         from mlops_guard.metrics import MetricsSink, get_metrics
-        from mlops_guard.settings import active_settings
 
         self.stage = stage
         self._flow = flow
         self._model = model
-        self.settings = settings or active_settings()
+        self.settings = resolve_settings(settings)
         self.metrics = metrics or get_metrics()
         self.runlog = runlog or get_runlog(self.settings)
         self.sink = sink or MetricsSink(self.settings, self.metrics)

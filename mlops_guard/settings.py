@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -30,13 +30,44 @@ __all__ = [
     "active_settings",
     "check_model_name",
     "load_settings",
+    "resolve_settings",
     "use_settings",
 ]
 
 ValidationPolicy = Literal["fail", "quarantine_rows"]
 
 
-class GuardSettings(BaseSettings):
+class SettingsBase(BaseSettings):
+    """The base of every mlops-guard settings class: a value pydantic rejects (from the
+    environment, an option or code) becomes one :class:`~mlops_guard.errors.ConfigError`
+    naming the variable, the value and what is allowed, so the CLI prints one line (exit 2)
+    instead of a validation dump."""
+
+    def __init__(self, **values: Any) -> None:
+        from pydantic import ValidationError
+
+        try:
+            super().__init__(**values)
+        except ValidationError as exc:
+            raise _config_error(type(self), exc) from exc
+
+
+def _config_error(cls: type[BaseSettings], exc: Any) -> Exception:
+    from mlops_guard.errors import ConfigError
+
+    first = exc.errors()[0]
+    field = ".".join(str(part) for part in first["loc"]) or "settings"
+    prefix = str(cls.model_config.get("env_prefix") or "")
+    variable = f"{prefix}{field}".upper()
+    value = first.get("input")
+    shown = "(missing)" if value is None else repr(value)
+    return ConfigError(
+        f"setting {variable} = {shown} is invalid: {first['msg']}",
+        hint=f"fix {variable} (or the matching option)",
+    )
+
+
+class GuardSettings(SettingsBase):
     """Core settings. Every field can be set as ``MLOPS_GUARD_<FIELD>`` (case-insensitive)."""
 
     # populate_by_name: a field with environment aliases (tracking_uri) is still set by its name
@@ -213,25 +244,10 @@ def check_model_name(value: str) -> str:
 
 
 def load_settings(**overrides: object) -> GuardSettings:
-    """Build settings from the environment plus explicit overrides (CLI options win).
-
-    A value pydantic rejects becomes a :class:`~mlops_guard.errors.ConfigError` naming the
-    variable, so the CLI can print one line instead of a validation dump.
-    """
-    from pydantic import ValidationError
-
-    from mlops_guard.errors import ConfigError
-
+    """Settings from the environment plus explicit overrides (CLI options win); a bad value is
+    a :class:`~mlops_guard.errors.ConfigError` naming the variable."""
     given = {key: value for key, value in overrides.items() if value is not None}
-    try:
-        return GuardSettings(**given)  # type: ignore[arg-type]
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(part) for part in first["loc"]) or "settings"
-        raise ConfigError(
-            f"setting {field} = {first.get('input')!r} is invalid: {first['msg']}",
-            hint=f"fix MLOPS_GUARD_{field.upper()} or the matching option",
-        ) from exc
+    return GuardSettings(**given)  # type: ignore[arg-type]
 
 
 _active: ContextVar[GuardSettings | None] = ContextVar("mlops_guard_settings", default=None)
@@ -248,6 +264,12 @@ def use_settings(settings: GuardSettings) -> Iterator[GuardSettings]:
         _active.reset(token)
 
 
+def resolve_settings(settings: GuardSettings | None = None) -> GuardSettings:
+    """The one way settings are resolved everywhere: the explicit argument, else those bound
+    by :func:`use_settings`, else fresh ones from the environment."""
+    return settings or _active.get() or GuardSettings()
+
+
 def active_settings() -> GuardSettings:
-    """The settings bound by :func:`use_settings`, else fresh ones from the environment."""
-    return _active.get() or GuardSettings()
+    """The settings in force: :func:`resolve_settings` without an explicit argument."""
+    return resolve_settings()

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlops_guard.alerts._payload import WebhookPayload
 from mlops_guard.errors import AlertError, ConfigError, GuardError
+from mlops_guard.settings import resolve_settings
 
 if TYPE_CHECKING:
     from fastapi import FastAPI, Request, Response
@@ -210,9 +211,8 @@ def create_app(
     from mlops_guard.alerts._settings import AlertsSettings
     from mlops_guard.alerts._store import AlertStore
     from mlops_guard.metrics import get_metrics
-    from mlops_guard.settings import GuardSettings
 
-    guard_settings = guard_settings or GuardSettings()
+    guard_settings = resolve_settings(guard_settings)
     settings = settings or AlertsSettings()
     metrics = metrics or get_metrics()
     handler = handler or default_handler(guard_settings, settings)
@@ -520,9 +520,8 @@ def serve(
     prints them on stderr).
     """
     from mlops_guard.alerts._settings import AlertsSettings
-    from mlops_guard.settings import GuardSettings
 
-    guard_settings = guard_settings or GuardSettings()
+    guard_settings = resolve_settings(guard_settings)
     settings = settings or AlertsSettings()
     host = host or settings.host
     port = settings.port if port is None else port

@@ -10,14 +10,16 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
+
+from mlops_guard.settings import SettingsBase
 
 __all__ = ["AlertsSettings", "RollbackMode"]
 
 RollbackMode = Literal["in_process", "deployment", "event"]
 
 
-class AlertsSettings(BaseSettings):
+class AlertsSettings(SettingsBase):
     """Receiver settings. Every field can be set as ``MLOPS_GUARD_ALERTS_<FIELD>``."""
 
     model_config = SettingsConfigDict(env_prefix="MLOPS_GUARD_ALERTS_", extra="ignore")

@@ -50,6 +50,7 @@ from mlops_guard.errors import (
     SchemaError,
     UsageError,
 )
+from mlops_guard.settings import resolve_settings
 
 if TYPE_CHECKING:
     import numpy as np
@@ -589,9 +590,8 @@ def run_canary(
     """
     from mlops_guard.registry import aliases, promote, remove_challenger
     from mlops_guard.runlog import bind
-    from mlops_guard.settings import load_settings
 
-    settings = settings or load_settings()
+    settings = resolve_settings(settings)
     config = canary_settings or (judge_config.settings if judge_config else CanarySettings())
     model = model or settings.model_name
     shares = list(steps) if steps is not None else list(config.steps)

@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import Annotated
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import NoDecode, SettingsConfigDict
+
+from mlops_guard.settings import SettingsBase
 
 __all__ = ["CanarySettings"]
 
 
-class CanarySettings(BaseSettings):
+class CanarySettings(SettingsBase):
     """Every field can be set as ``MLOPS_GUARD_CANARY_<FIELD>``."""
 
     model_config = SettingsConfigDict(env_prefix="MLOPS_GUARD_CANARY_", extra="ignore")

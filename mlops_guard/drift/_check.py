@@ -24,6 +24,7 @@ from mlops_guard.errors import (
     ProfileError,
     RegistryUnavailable,
 )
+from mlops_guard.settings import resolve_settings
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -383,9 +384,8 @@ def run_drift_check(
     from mlops_guard.drift._engine import DriftConfig, detect_drift
     from mlops_guard.metrics import MetricsSink, get_metrics
     from mlops_guard.runlog import bind, log_event, rfc3339_now
-    from mlops_guard.settings import GuardSettings
 
-    settings = settings or GuardSettings()
+    settings = resolve_settings(settings)
     model = model or settings.model_name
     config = config or DriftConfig()
     metrics = metrics or get_metrics()

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from prefect import flow
 
 from mlops_guard.drift._check import DriftCheckResult, run_drift_check
+from mlops_guard.settings import resolve_settings
 
 if TYPE_CHECKING:
     from mlops_guard.settings import GuardSettings
@@ -143,9 +144,8 @@ def drift_check_flow(
     """
     from mlops_guard.drift._check import load_champion_reference
     from mlops_guard.runlog import rfc3339_now
-    from mlops_guard.settings import GuardSettings
 
-    settings = settings or GuardSettings()
+    settings = resolve_settings(settings)
     name = model or settings.model_name
     reference = load_champion_reference(name, settings)
     html_path = None

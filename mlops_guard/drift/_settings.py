@@ -9,16 +9,17 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
 from mlops_guard.data._scored import BOOKKEEPING_COLUMNS, OUTPUT_COLUMNS
+from mlops_guard.settings import SettingsBase
 
 __all__ = ["Correction", "DriftSettings"]
 
 Correction = Literal["none", "bonferroni", "benjamini_hochberg"]
 
 
-class DriftSettings(BaseSettings):
+class DriftSettings(SettingsBase):
     """Thresholds and limits of drift detection (``MLOPS_GUARD_DRIFT_<FIELD>``)."""
 
     model_config = SettingsConfigDict(env_prefix="MLOPS_GUARD_DRIFT_", extra="ignore")

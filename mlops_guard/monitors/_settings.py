@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field, ValidationError
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
 
 from mlops_guard.errors import MonitorError
+from mlops_guard.settings import SettingsBase
 
 __all__ = ["MonitorSettings", "load_monitor_settings"]
 
 
-class MonitorSettings(BaseSettings):
+class MonitorSettings(SettingsBase):
     """Every threshold the checkpoint monitor and the straggler detector use.
 
     Each field can be set as ``MLOPS_GUARD_MONITORS_<FIELD>`` or passed to
@@ -170,8 +171,9 @@ class MonitorSettings(BaseSettings):
 def load_monitor_settings(base: MonitorSettings | None = None, **overrides: Any) -> MonitorSettings:
     """Settings from the environment (or ``base``) plus explicit overrides.
 
-    A rejected value (zero or negative threshold, say) becomes a
-    :class:`~mlops_guard.errors.MonitorError` naming the field and the fix.
+    A rejected value (zero or negative threshold, say) is a
+    :class:`~mlops_guard.errors.ConfigError` naming the variable and the fix; an unknown
+    name, a :class:`~mlops_guard.errors.MonitorError`.
     """
     unknown = sorted(set(overrides) - set(MonitorSettings.model_fields))
     if unknown:
@@ -180,15 +182,6 @@ def load_monitor_settings(base: MonitorSettings | None = None, **overrides: Any)
             hint=f"use one of: {', '.join(sorted(MonitorSettings.model_fields))}",
         )
     given = {key: value for key, value in overrides.items() if value is not None}
-    try:
-        if base is None:
-            return MonitorSettings(**given)
-        merged = {**base.model_dump(), **given}
-        return MonitorSettings(**merged)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(part) for part in first["loc"]) or "settings"
-        raise MonitorError(
-            f"monitor setting {field} = {first.get('input')!r} is invalid: {first['msg']}",
-            hint=f"pass a valid {field}= or fix MLOPS_GUARD_MONITORS_{field.upper()}",
-        ) from exc
+    if base is None:
+        return MonitorSettings(**given)
+    return MonitorSettings(**{**base.model_dump(), **given})

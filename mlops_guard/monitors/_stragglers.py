@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 from mlops_guard.errors import MonitorError
 from mlops_guard.monitors._monitor import AlertKind, MonitorAlert, _median, _now_rfc3339, emit_alert
 from mlops_guard.monitors._settings import MonitorSettings, load_monitor_settings
+from mlops_guard.settings import resolve_settings
 
 if TYPE_CHECKING:
     from mlops_guard.metrics import GuardMetrics
@@ -198,10 +199,9 @@ class StragglerDetector:
         **thresholds: Any,
     ) -> None:
         from mlops_guard.metrics import get_metrics
-        from mlops_guard.settings import active_settings
 
         self.settings = load_monitor_settings(settings, **thresholds)
-        self.guard_settings = guard_settings or active_settings()
+        self.guard_settings = resolve_settings(guard_settings)
         self.job = job
         self.model = model or self.guard_settings.model_name
         self.metrics = metrics or get_metrics()

@@ -20,7 +20,7 @@ from mlops_guard.pipelines._gate import run_gate
 from mlops_guard.pipelines._mlflow import LINEAGE_PREFIX, code_version, ensure_experiment
 from mlops_guard.pipelines._trainer import VALIDATION_ARTIFACT, Trainer
 from mlops_guard.runlog import bind, current_context, log_event
-from mlops_guard.settings import GuardSettings, use_settings
+from mlops_guard.settings import GuardSettings, resolve_settings, use_settings
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -151,7 +151,7 @@ def training_flow(
     shipped suite describes its data); that suite then validates the version's batches too.
     The first registered version becomes ``champion``, later ones ``challenger``.
     """
-    settings = settings or GuardSettings()
+    settings = resolve_settings(settings)
     if model:
         from mlops_guard.settings import check_model_name
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlops_guard.errors import EmptyData, ModelNotFound
+from mlops_guard.settings import resolve_settings
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -110,9 +111,8 @@ def check_quality(
     from mlops_guard.quality._settings import QualitySettings
     from mlops_guard.quality._store import load_reference_quality
     from mlops_guard.runlog import bind, log_event
-    from mlops_guard.settings import GuardSettings
 
-    settings = settings or GuardSettings()
+    settings = resolve_settings(settings)
     quality_settings = quality_settings or QualitySettings()
     metrics = metrics or get_metrics()
     version = _resolve_version(model, version, settings)

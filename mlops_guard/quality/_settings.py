@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
+
+from mlops_guard.settings import SettingsBase
 
 __all__ = ["QualitySettings"]
 
 
-class QualitySettings(BaseSettings):
+class QualitySettings(SettingsBase):
     """Every field can be set as ``MLOPS_GUARD_QUALITY_<FIELD>``."""
 
     model_config = SettingsConfigDict(env_prefix="MLOPS_GUARD_QUALITY_", extra="ignore")

@@ -69,11 +69,9 @@ _RUNLOG_EVENTS: dict[str, str] = {
 
 
 def _settings(settings: GuardSettings | None) -> GuardSettings:
-    if settings is not None:
-        return settings
-    from mlops_guard.settings import load_settings
+    from mlops_guard.settings import resolve_settings
 
-    return load_settings()
+    return resolve_settings(settings)
 
 
 def _alias(rm: RegisteredModel, name: str) -> str | None:

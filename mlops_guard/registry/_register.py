@@ -167,11 +167,9 @@ class _Undo:
 
 
 def _settings(settings: GuardSettings | None) -> GuardSettings:
-    if settings is not None:
-        return settings
-    from mlops_guard.settings import load_settings
+    from mlops_guard.settings import resolve_settings
 
-    return load_settings()
+    return resolve_settings(settings)
 
 
 def _refused(exc: Exception) -> str:

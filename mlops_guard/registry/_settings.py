@@ -5,14 +5,16 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
+
+from mlops_guard.settings import SettingsBase
 
 __all__ = ["LockBackend", "RegistrySettings"]
 
 LockBackend = Literal["auto", "file", "prefect"]
 
 
-class RegistrySettings(BaseSettings):
+class RegistrySettings(SettingsBase):
     """Every field can be set as ``MLOPS_GUARD_REGISTRY_<FIELD>``."""
 
     model_config = SettingsConfigDict(env_prefix="MLOPS_GUARD_REGISTRY_", extra="ignore")

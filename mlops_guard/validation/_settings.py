@@ -6,14 +6,16 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
+
+from mlops_guard.settings import SettingsBase
 
 __all__ = ["Engine", "ValidationSettings"]
 
 Engine = Literal["auto", "gx"]
 
 
-class ValidationSettings(BaseSettings):
+class ValidationSettings(SettingsBase):
     """Where suites live, how results are reported and how suites are inferred.
 
     Every inference threshold is named here with the reason for its value; the false-alarm test

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from mlops_guard.errors import GuardError, MonitorError
+from mlops_guard.errors import ConfigError, GuardError, MonitorError
 from mlops_guard.metrics import GuardMetrics
 from mlops_guard.monitors import CheckpointMonitor, MonitorAlert, MonitorStatus
 from mlops_guard.runlog import read_runlog
@@ -403,19 +403,19 @@ def test_zero_or_negative_thresholds_are_rejected(
     settings: GuardSettings, metrics: GuardMetrics, name: str, value: float
 ) -> None:
     options: dict[str, Any] = {name: value}
-    with pytest.raises(MonitorError, match=name) as info:
+    with pytest.raises(ConfigError, match=f"MLOPS_GUARD_MONITORS_{name.upper()}") as info:
         CheckpointMonitor(job="train", guard_settings=settings, metrics=metrics, **options)
     assert isinstance(info.value, GuardError)
     assert info.value.exit_code == 2
     assert info.value.hint
-    assert name in info.value.hint
+    assert name.upper() in info.value.hint
 
 
 def test_bad_threshold_from_the_environment_and_unknown_names(
     settings: GuardSettings, metrics: GuardMetrics, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("MLOPS_GUARD_MONITORS_STALL_FACTOR", "-2")
-    with pytest.raises(MonitorError, match="MLOPS_GUARD_MONITORS_STALL_FACTOR"):
+    with pytest.raises(ConfigError, match="MLOPS_GUARD_MONITORS_STALL_FACTOR"):
         CheckpointMonitor(job="train", guard_settings=settings, metrics=metrics)
     monkeypatch.setenv("MLOPS_GUARD_MONITORS_STALL_FACTOR", "3")
     mon = CheckpointMonitor(job="train", guard_settings=settings, metrics=metrics)

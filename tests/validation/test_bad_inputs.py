@@ -204,7 +204,8 @@ def test_bad_input(case: str, tmp_path: Path, workdir: Path, run_cli: Callable[.
     if expected_code == 2:
         # With --json, the error as a document on stdout too, the same as the stderr line.
         error = json.loads(run.out)["error"]
-        assert error["kind"] and path.name in error["message"]
+        assert error["kind"]
+        assert path.name in error["message"]
         lines = run.err.splitlines()
         assert len(lines) == 1
         assert lines[0].startswith("mlops-guard: error: ")
