@@ -104,6 +104,9 @@ class Predictor:
     proba: Callable[[pd.DataFrame], Any] | None
     predict_fn: Callable[[pd.DataFrame], Any]
     model_classes: tuple[Any, ...] | None = None
+    #: True when the model never writes to the frame it is given (a scikit-learn estimator:
+    #: its API forbids changing X), so the features are passed without a copy.
+    reads_inputs_only: bool = False
 
     @property
     def has_scores(self) -> bool:
@@ -111,7 +114,15 @@ class Predictor:
         return self.proba is not None or not self.contract.is_classifier
 
     def _inputs(self, frame: pd.DataFrame) -> pd.DataFrame:
-        return frame[self.contract.feature_names]
+        features = self.contract.feature_names
+        if not self.reads_inputs_only:
+            # A pyfunc model's code may change its input in place; the batch must not change.
+            return frame[features]
+        import pandas as pd
+
+        # The same columns, shared rather than copied: a copy of a million rows is fresh memory
+        # the system must hand over, which on some machines costs more than the copy itself.
+        return pd.DataFrame({name: frame[name] for name in features}, copy=False)
 
     def _class_order(self, width: int) -> list[Any]:
         """The class of each probability column the model returns."""
@@ -246,9 +257,9 @@ class Predictor:
 
 
 @functools.lru_cache(maxsize=8)
-def _load(uri: str, model: str, version: str) -> tuple[Any, Any, Any, Any]:
-    """(raw model, predict_proba or None, pyfunc predict, model classes); versions are
-    immutable, so a process loads each once."""
+def _load(uri: str, model: str, version: str) -> tuple[Any, Any, Any, Any, bool]:
+    """(raw model, predict_proba or None, pyfunc predict, model classes, whether the model
+    only reads its input); versions are immutable, so a process loads each once."""
     import mlflow.pyfunc
     from mlflow.models import Model
 
@@ -263,9 +274,10 @@ def _load(uri: str, model: str, version: str) -> tuple[Any, Any, Any, Any]:
         estimator = mlflow.sklearn.load_model(model_uri)
         proba = getattr(estimator, "predict_proba", None)
         classes = getattr(estimator, "classes_", None)
-        return estimator, proba, estimator.predict, None if classes is None else tuple(classes)
+        model_classes = None if classes is None else tuple(classes)
+        return estimator, proba, estimator.predict, model_classes, True
     loaded = mlflow.pyfunc.load_model(model_uri)
-    return loaded, None, loaded.predict, None
+    return loaded, None, loaded.predict, None, False
 
 
 def load_predictor(
@@ -278,10 +290,12 @@ def load_predictor(
 
     contract = contract or load_contract(model, version, settings)
     try:
-        raw, proba, predict, classes = _load(settings.mlflow_tracking_uri, model, str(version))
+        raw, proba, predict, classes, reads_only = _load(
+            settings.mlflow_tracking_uri, model, str(version)
+        )
     except OSError as exc:
         raise RegistryUnavailable(
             f"model {model!r} v{version} could not be loaded from MLflow ({exc})",
             hint="check MLOPS_GUARD_TRACKING_URI and the artifact store",
         ) from exc
-    return Predictor(model, str(version), contract, raw, proba, predict, classes)
+    return Predictor(model, str(version), contract, raw, proba, predict, classes, reads_only)

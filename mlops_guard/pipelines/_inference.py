@@ -145,11 +145,16 @@ def score_frame(model: Any, df: pd.DataFrame, version: str, batch_id: str) -> pd
 
 
 def _scored_frame(
-    df: pd.DataFrame, predictions: pd.DataFrame, version: str, batch_id: str
+    df: pd.DataFrame,
+    predictions: pd.DataFrame,
+    version: str,
+    batch_id: str,
+    *,
+    copy: bool = True,
 ) -> pd.DataFrame:
     from mlops_guard.data import with_predictions
 
-    return with_predictions(df, predictions, version=version, batch_id=batch_id)
+    return with_predictions(df, predictions, version=version, batch_id=batch_id, copy=copy)
 
 
 @dataclass
@@ -167,9 +172,15 @@ def score(df: pd.DataFrame, predictor: Predictor, batch_id: str) -> _Scored:
 
     predictions, reasons = predictor.score(df)
     failed_rows = sorted(reasons)
-    ok = np.ones(len(df), dtype=bool)
-    ok[failed_rows] = False
-    scored = _scored_frame(df[ok], predictions, predictor.version, batch_id)
+    kept = df
+    if failed_rows:
+        ok = np.ones(len(df), dtype=bool)
+        ok[failed_rows] = False
+        kept = df[ok]
+    # The flow owns the batch and changes neither frame in place, so the scored frame may
+    # share the batch's columns: a mask and a deep copy would copy every row twice, work the
+    # bare scoring a user writes does not do.
+    scored = _scored_frame(kept, predictions, predictor.version, batch_id, copy=False)
     failed = df.iloc[failed_rows].copy()
     failed[REASON_COLUMN] = [reasons[row] for row in failed_rows]
     if reasons:

@@ -15,6 +15,7 @@ from mlops_guard.data import (
     read_table,
     scored_batch_path,
     scored_batches,
+    with_predictions,
     write_table,
 )
 from mlops_guard.demo import make_dataset
@@ -115,3 +116,21 @@ def test_frame_with_an_index_keeps_its_rows() -> None:
     out = add_scores(rows, [0.9, 0.1, 0.6], version="1", batch_id="b", threshold=0.5)
     assert out.index.tolist() == [10, 20, 30]
     assert out["score"].tolist() == [0.9, 0.1, 0.6]
+
+
+def test_predictions_without_a_copy_match_the_copy_and_leave_the_batch_alone() -> None:
+    batch = make_dataset(rows=30, seed=4)
+    batch["prediction"] = -1  # a column the predictions replace
+    before = batch.copy()
+    predictions = pd.DataFrame(
+        {"prediction": np.arange(30) % 2, "score": np.linspace(0.0, 1.0, 30)}, index=batch.index
+    )
+    when = pd.Timestamp("2026-01-01", tz="UTC").to_pydatetime()
+    copied = with_predictions(batch, predictions, version="2", batch_id="b", scored_at=when)
+    shared = with_predictions(
+        batch, predictions, version="2", batch_id="b", scored_at=when, copy=False
+    )
+    pd.testing.assert_frame_equal(shared, copied)
+    pd.testing.assert_frame_equal(batch, before)
+    shared.loc[shared.index[0], "prediction"] = 7
+    pd.testing.assert_frame_equal(batch, before)
