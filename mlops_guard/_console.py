@@ -43,8 +43,14 @@ def console() -> Console:
 
 
 def to_jsonable(value: Any) -> Any:  # noqa: PLR0911 - one branch per kind reads clearest
-    """Make dataclasses, pydantic models, paths, datetimes and numpy scalars JSON-ready."""
+    """Make dataclasses, pydantic models, paths, datetimes and numpy scalars JSON-ready.
+
+    Float NaN and infinities (numpy's included) become ``None``, written as ``null``: JSON has
+    no such numbers, and a mean of no rows or a statistic that overflowed is "no value", not a
+    reason for the command to fail after its work is done.
+    """
     import dataclasses
+    import math
 
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {k: to_jsonable(v) for k, v in dataclasses.asdict(value).items()}
@@ -58,8 +64,12 @@ def to_jsonable(value: Any) -> Any:  # noqa: PLR0911 - one branch per kind reads
         return str(value)
     if isinstance(value, (datetime, date)):
         return value.isoformat()
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if getattr(value, "ndim", 0) and callable(getattr(value, "tolist", None)):  # numpy array
+        return to_jsonable(value.tolist())
     if hasattr(value, "item") and callable(value.item):  # numpy scalar
-        return value.item()
+        return to_jsonable(value.item())
     return value
 
 

@@ -93,9 +93,9 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _inbox(args: argparse.Namespace) -> int:
-    from mlops_guard._console import console, print_json
+    from mlops_guard._console import console, print_json, safe
     from mlops_guard.alerts._store import AlertStore
-    from mlops_guard.errors import DataNotFound
+    from mlops_guard.errors import AlertError, DataNotFound
     from mlops_guard.settings import load_settings
 
     path = _alerts_settings(args).store_path(load_settings().workdir)
@@ -104,8 +104,19 @@ def _inbox(args: argparse.Namespace) -> int:
             f"alert inbox {str(path)!r} does not exist",
             hint="start 'mlops-guard alerts serve' first, or pass --store",
         )
+    if not path.is_file():
+        raise DataNotFound(
+            f"alert inbox {str(path)!r} is not a file",
+            hint="pass the inbox SQLite file with --store",
+        )
     with AlertStore(path) as store:
-        rows = store.list(state=args.state)
+        try:
+            rows = store.list(state=args.state)
+        except (ValueError, TypeError) as exc:  # a row whose stored JSON was edited by hand
+            raise AlertError(
+                f"alert inbox {str(path)!r} holds a row that cannot be read ({exc})",
+                hint="move the file away (it is kept for inspection) and restart the receiver",
+            ) from exc
     if args.json:
         print_json(rows)
         return 0
@@ -113,9 +124,12 @@ def _inbox(args: argparse.Namespace) -> int:
     if not rows:
         out.print("no alerts")
     for row in rows:
+        # Every value but the id came over the webhook or from the store: safe() keeps a label
+        # from styling the line, breaking rich's markup, or moving the terminal's cursor.
         out.print(
-            f"{row.id:>5}  {row.received_at}  {row.state:<10} {row.status:<8} "
-            f"{row.alertname} fp={row.fingerprint} model={row.model or '-'} "
-            f"deliveries={row.deliveries} {row.note or row.last_error or ''}"
+            f"{row.id:>5}  {safe(row.received_at)}  {safe(row.state):<10} {safe(row.status):<8} "
+            f"{safe(row.alertname)} fp={safe(row.fingerprint)} model={safe(row.model or '-')} "
+            f"deliveries={row.deliveries} {safe(row.note or row.last_error or '')}",
+            soft_wrap=True,
         )
     return 0

@@ -27,8 +27,49 @@ if TYPE_CHECKING:
 __all__ = ["load_samples", "register"]
 
 
+# Samples beyond this magnitude overflow the judge's arithmetic (squares for variances over
+# millions of samples, differences of two samples, Tukey fences), turning a verdict into inf or
+# NaN. No latency, rate, score or error a canary measures comes near it.
+_MAX_MAGNITUDE = 1e150
+_JSON_HINT = 'write {"metric": [number, ...], ...}, e.g. {"latency_seconds": [0.1, 0.2]}'
+
+
+def _check_value(path: Path, where: str, value: object) -> float:
+    """One sample as a float, or a SchemaError naming the file and the place of the value."""
+    import math
+
+    from mlops_guard.errors import SchemaError
+
+    # bool is an int to Python, but true/false in a samples file is a mistake, not 1/0.
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        kind = "a list" if isinstance(value, list) else f"{type(value).__name__} {value!r}"
+        raise SchemaError(
+            f"{where} of {str(path)!r} is {kind}, not a number"[:300],
+            hint="give a flat list of numbers per metric"
+            if path.suffix.lower() == ".json"
+            else "give one numeric column per metric",
+        )
+    number = float(value)
+    if not math.isfinite(number):
+        raise SchemaError(
+            f"{where} of {str(path)!r} is {number}, not a finite number",
+            hint="drop the value, or leave the cell empty",
+        )
+    if abs(number) > _MAX_MAGNITUDE:
+        raise SchemaError(
+            f"{where} of {str(path)!r} is {number:g}, beyond +/-{_MAX_MAGNITUDE:g}",
+            hint="give the metric in a unit where its values are ordinary numbers",
+        )
+    return number
+
+
 def load_samples(path: str | Path) -> dict[str, list[float]]:
-    """Metric samples from a JSON, CSV or Parquet file (see the module docstring)."""
+    """Metric samples from a JSON, CSV or Parquet file (see the module docstring).
+
+    Every sample is a finite number within +/-1e150; anything else (a string, a nested list,
+    NaN, infinity, true/false) is a :class:`~mlops_guard.errors.SchemaError` naming the file,
+    the metric and the position, never silently dropped or flattened.
+    """
     import json
 
     from mlops_guard.errors import DataNotFound, SchemaError, UnreadableData
@@ -42,45 +83,64 @@ def load_samples(path: str | Path) -> dict[str, list[float]]:
     if path.suffix.lower() == ".json":
         try:
             body = json.loads(path.read_text(encoding="utf-8"))
-        except (ValueError, UnicodeDecodeError) as exc:
+        except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
+            detail = " ".join(str(exc).split())[:200]
             raise UnreadableData(
-                f"{str(path)!r} is not valid JSON ({exc})",
-                hint='write {"metric": [values, ...]}',
+                f"{str(path)!r} is not valid JSON ({type(exc).__name__}: {detail})",
+                hint=_JSON_HINT,
             ) from exc
-        if not isinstance(body, dict) or not all(isinstance(v, list) for v in body.values()):
+        if not isinstance(body, dict):
             raise SchemaError(
-                f"{str(path)!r} must hold a JSON object of lists",
-                hint='write {"latency_seconds": [0.1, 0.2], "error": [0, 1]}',
+                f"{str(path)!r} must hold a JSON object of lists, not a {type(body).__name__}",
+                hint=_JSON_HINT,
             )
-        return {str(name): list(values) for name, values in body.items()}
+        samples: dict[str, list[float]] = {}
+        for name, values in body.items():
+            if not isinstance(values, list):
+                raise SchemaError(
+                    f"metric {name!r} of {str(path)!r} is a {type(values).__name__}, "
+                    "not a list of numbers",
+                    hint=_JSON_HINT,
+                )
+            samples[str(name)] = [
+                _check_value(path, f"sample {i} of metric {name!r}", value)
+                for i, value in enumerate(values)
+            ]
+        return samples
     from mlops_guard.data import read_table
 
     frame = read_table(path)
-    samples: dict[str, list[float]] = {}
+    samples = {}
     for column in frame.columns:
         values = frame[column].dropna()
         try:
-            samples[str(column)] = [float(value) for value in values]
+            numbers = [float(value) for value in values]
         except (TypeError, ValueError) as exc:
             raise SchemaError(
                 f"column {column!r} of {str(path)!r} is not numeric",
                 hint="give one numeric column per metric",
             ) from exc
+        samples[str(column)] = [
+            _check_value(path, f"data row {int(i) + 1} of column {str(column)!r}", number)
+            for i, number in zip(values.index, numbers, strict=True)
+        ]
     return samples
 
 
 def _print_human(verdict: CanaryVerdict) -> None:
-    from mlops_guard._console import console
+    from mlops_guard._console import console, printable
 
     out = console()
     score = "n/a" if verdict.score is None else f"{verdict.score:.1f}"
     out.print(f"canary {verdict.verdict.upper()} (score {score})", markup=False)
+    # Metric names come from the samples files: control characters are shown, not obeyed.
     for reason in verdict.reasons:
-        out.print(f"  {reason}", markup=False)
+        out.print(f"  {printable(reason)}", markup=False)
     for metric in verdict.metrics:
         flag = " critical" if metric.critical else ""
         out.print(
-            f"  {metric.name:<20} {metric.outcome:<12} {metric.test:<18}{flag}: {metric.reason}",
+            f"  {printable(metric.name):<20} {metric.outcome:<12} {metric.test:<18}{flag}: "
+            f"{printable(metric.reason)}",
             markup=False,
             soft_wrap=True,
         )

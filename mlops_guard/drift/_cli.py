@@ -30,7 +30,7 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
     profile.add_argument("data", metavar="DATA", help="reference data file (CSV or Parquet)")
     profile.add_argument("--out", required=True, metavar="PROFILE", help="profile to write")
     profile.add_argument(
-        "--chunk-rows", type=int, default=None, metavar="N", help="rows read at a time"
+        "--chunk-rows", type=_chunk_rows, default=None, metavar="N", help="rows read at a time"
     )
     profile.add_argument("--json", action="store_true", help="print a JSON summary")
     profile.set_defaults(handler=_profile)
@@ -71,6 +71,41 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
     drift.set_defaults(handler=_drift)
 
 
+# Above this a chunk is the whole file for any data set the profile is meant for, and memory
+# stops being bounded, which is what chunks are for.
+_MAX_CHUNK_ROWS = 100_000_000
+
+
+def _chunk_rows(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of rows") from None
+    if not 1 <= value <= _MAX_CHUNK_ROWS:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is out of range: give 1 to {_MAX_CHUNK_ROWS:,} rows"
+        )
+    return value
+
+
+def _drift_settings() -> Any:
+    """The drift settings from the environment; a bad value is one line naming the variable."""
+    from pydantic import ValidationError
+
+    from mlops_guard.drift._settings import DriftSettings
+    from mlops_guard.errors import ConfigError
+
+    try:
+        return DriftSettings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = ".".join(str(part) for part in first["loc"]) or "settings"
+        raise ConfigError(
+            f"drift setting {name} = {first.get('input')!r} is invalid: {first['msg']}",
+            hint=f"fix MLOPS_GUARD_DRIFT_{name.upper()}",
+        ) from exc
+
+
 def _pairs(values: list[str], option: str) -> dict[str, str]:
     from mlops_guard.errors import UsageError
 
@@ -86,9 +121,12 @@ def _pairs(values: list[str], option: str) -> dict[str, str]:
 
 
 def _profile(args: argparse.Namespace) -> int:
-    from mlops_guard._console import console, print_json, progress
+    from mlops_guard._console import console, print_json, progress, safe
+    from mlops_guard._paths import check_output_path
     from mlops_guard.drift._profile import build_profile
 
+    # Before reading DATA: profiling a large file and then failing to write is wasted work.
+    check_output_path(args.out, "--out", inputs=[args.data])
     with progress(enabled=not args.json) as bar:
         task = bar.add_task("profiling", total=None) if bar is not None else None
 
@@ -111,7 +149,7 @@ def _profile(args: argparse.Namespace) -> int:
         exactness = "exact" if profile.exact else "some columns rounded (see error_bound)"
         console().print(
             f"profile of {profile.rows:,} rows x {len(profile.columns)} columns written to "
-            f"{path} ({summary['bytes']:,} bytes, {exactness})"
+            f"{safe(path)} ({summary['bytes']:,} bytes, {exactness})"
         )
     return 0
 
@@ -126,12 +164,16 @@ def _load_reference(path: str) -> Any:
 
 
 def _drift(args: argparse.Namespace) -> int:
+    import math
+
     from mlops_guard._console import print_json
+    from mlops_guard._paths import check_output_path
     from mlops_guard.data import read_table
     from mlops_guard.drift._engine import DriftConfig, detect_drift
-    from mlops_guard.drift._settings import DriftSettings
     from mlops_guard.errors import UsageError
 
+    if args.html:
+        check_output_path(args.html, "--html", inputs=[args.reference, args.current])
     thresholds: dict[str, float] = {}
     for column, value in _pairs(args.threshold, "--threshold").items():
         try:
@@ -140,6 +182,12 @@ def _drift(args: argparse.Namespace) -> int:
             raise UsageError(
                 f"--threshold {column}={value!r} is not a number", hint="e.g. --threshold age=0.2"
             ) from exc
+        if not math.isfinite(thresholds[column]) or thresholds[column] <= 0:
+            raise UsageError(
+                f"--threshold {column}={value!r} must be a finite number above 0",
+                hint="p-value tests take a significance level (e.g. 0.05), distances a "
+                "cut-off (e.g. 0.1)",
+            )
     tests = _pairs(args.test, "--test")
     for column, test in tests.items():
         if test not in _TESTS:
@@ -147,7 +195,7 @@ def _drift(args: argparse.Namespace) -> int:
                 f"--test {column}={test!r} names no known test", hint=f"use one of {_TESTS}"
             )
     config = DriftConfig(
-        settings=DriftSettings(),
+        settings=_drift_settings(),
         column_tests=tests,  # type: ignore[arg-type]
         column_thresholds=thresholds,
         correction=args.correction,
@@ -169,14 +217,15 @@ def _drift(args: argparse.Namespace) -> int:
 def _print_report(report: DriftReport, *, html: str | None) -> None:
     from rich.table import Table
 
-    from mlops_guard._console import console
+    from mlops_guard._console import console, safe
 
     table = Table(title="drift by column")
     for header in ("column", "kind", "test", "statistic", "threshold", "drifted"):
         table.add_column(header)
+    # Column names come from the data: rich would read "[/b]" in one as markup.
     for name, column in report.columns.items():
         table.add_row(
-            name,
+            safe(name),
             column.kind,
             column.test,
             f"{column.statistic:.4g}",
@@ -193,11 +242,11 @@ def _print_report(report: DriftReport, *, html: str | None) -> None:
     )
     if report.outputs:
         outputs = ", ".join(
-            f"{name} {column.test} {column.statistic:.4g}"
+            f"{safe(name)} {column.test} {column.statistic:.4g}"
             f"{' [red]drifted[/red]' if column.drifted else ''}"
             for name, column in report.outputs.items()
         )
         state = "[red]yes[/red]" if report.prediction_drift else "no"
         out.print(f"prediction drift: {state} (model outputs, not in the share: {outputs})")
     if html:
-        out.print(f"Evidently HTML report: {html}")
+        out.print(f"Evidently HTML report: {safe(html)}")

@@ -126,5 +126,14 @@ def write_evidently_html(
     )
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    snapshot.save_html(str(path))
+    # Rendered in full before the file is opened, then renamed into place: a failure leaves
+    # neither a half-written report nor a temporary file behind.
+    html = snapshot.get_html_str(as_iframe=False)
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        tmp.write_text(html, encoding="utf-8")
+        tmp.replace(path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     return path

@@ -16,7 +16,7 @@ __all__ = ["register"]
 
 
 def _summary(args: argparse.Namespace) -> int:
-    from mlops_guard._console import console, print_json
+    from mlops_guard._console import console, print_json, printable
     from mlops_guard.monitors._summary import judge_summary, read_summary
 
     status = read_summary(args.path)
@@ -32,8 +32,9 @@ def _summary(args: argparse.Namespace) -> int:
     else:
         out = console()
         out.print(
-            f"{status.job} ({status.model}): {status.steps} steps, {status.checkpoints} "
-            f"checkpoints, {status.save_share:.1%} of {status.wall_seconds:.1f} s saving",
+            f"{printable(status.job)} ({printable(status.model)}): {status.steps} steps, "
+            f"{status.checkpoints} checkpoints, {status.save_share:.1%} of "
+            f"{status.wall_seconds:.1f} s saving",
             markup=False,
         )
         out.print(
@@ -46,7 +47,7 @@ def _summary(args: argparse.Namespace) -> int:
 def _stragglers(args: argparse.Namespace) -> int:
     import threading
 
-    from mlops_guard._console import console, print_json
+    from mlops_guard._console import console, print_json, printable
     from mlops_guard.monitors._stragglers import StragglerDetector
     from mlops_guard.settings import load_settings
 
@@ -70,13 +71,18 @@ def _stragglers(args: argparse.Namespace) -> int:
             score = "-" if worker.score is None else f"{worker.score:.2f}"
             flag = "  STRAGGLER" if worker.straggler else ""
             out.print(
-                f"worker {worker.worker:<8} step p50 {worker.step_seconds_p50:.4f} s  "
+                f"worker {printable(worker.worker):<8} step p50 {worker.step_seconds_p50:.4f} s  "
                 f"score {score}{flag}",
                 markup=False,
             )
         if not report.workers:
             out.print("no worker reported", markup=False)
     return 1 if report.stragglers else 0
+
+
+# Beyond this, waiting overflows the platform's timeout; a collection that long is "until
+# Ctrl-C", which leaving --duration out already says.
+_MAX_SECONDS = 30 * 24 * 3600.0
 
 
 def _positive_seconds(text: str) -> float:
@@ -86,6 +92,21 @@ def _positive_seconds(text: str) -> float:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
     if not value > 0:
         raise argparse.ArgumentTypeError(f"{text!r} must be above 0 seconds")
+    if not value <= _MAX_SECONDS:  # also inf
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is more than {_MAX_SECONDS:.0f} seconds (30 days); leave --duration out "
+            "to collect until Ctrl-C"
+        )
+    return value
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port: use 0-65535 (0: any free)")
     return value
 
 
@@ -109,7 +130,7 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
         help="collect workers' step times over UDP and score them (exit 1 on stragglers)",
     )
     stragglers.add_argument("--host", default="127.0.0.1", help="address to bind (loopback)")
-    stragglers.add_argument("--port", type=int, default=0, help="UDP port (default: any free)")
+    stragglers.add_argument("--port", type=_port, default=0, help="UDP port (default: any free)")
     stragglers.add_argument("--job", default="train", help="training job name the workers use")
     stragglers.add_argument("--model", default=None, help="model name (MLOPS_GUARD_MODEL_NAME)")
     stragglers.add_argument(

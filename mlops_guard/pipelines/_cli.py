@@ -312,10 +312,51 @@ def _parse_corruption(items: list[str]) -> dict[str, Any]:
 
 
 def _data_make(args: argparse.Namespace) -> int:
+    import math
+
+    from mlops_guard._paths import check_output_path
     from mlops_guard.data import data_format
-    from mlops_guard.demo import FEATURES, LABEL, Corruption, SyntheticSpec
+    from mlops_guard.demo import (
+        CATEGORICAL_FEATURES,
+        FEATURES,
+        LABEL,
+        Corruption,
+        SyntheticSpec,
+    )
 
     data_format(args.out)
+    check_output_path(args.out, "OUT")
+    # Every row is generated in memory at once: this many already need tens of gigabytes, so
+    # more is a typo, not a data set.
+    if args.rows > 50_000_000:
+        raise UsageError(f"--rows {args.rows} is too many", hint="pass at most 50,000,000")
+    if args.seed < 0:
+        raise UsageError(f"--seed {args.seed} is negative", hint="pass a seed of 0 or more")
+    if not 0.0 <= args.concept_drift <= 1.0:  # also NaN
+        raise UsageError(
+            f"--concept-drift {args.concept_drift} must be in [0, 1]",
+            hint="0 keeps the label model, 1 fully reverses it",
+        )
+    drift = _parse_drift(args.drift)
+    for column, shift in drift.items():
+        if column not in FEATURES:
+            raise UsageError(
+                f"--drift names unknown column {column!r}",
+                hint=f"choose from {', '.join(FEATURES)}",
+            )
+        if column in CATEGORICAL_FEATURES and not 0.0 <= shift <= 1.0:
+            raise UsageError(
+                f"--drift {column}={shift} is a share of rows, so it must be in [0, 1]",
+                hint=f"e.g. --drift {column}=0.3 moves 30% of rows to its rarest category",
+            )
+        # Beyond 1000 standard deviations the values are no longer data, and at the far end
+        # they overflow to infinity.
+        if not (math.isfinite(shift) and abs(shift) <= 1000.0):
+            raise UsageError(
+                f"--drift {column}={shift} must be a finite shift within +/-1000 standard "
+                "deviations",
+                hint=f"e.g. --drift {column}=0.5",
+            )
     corruption = _parse_corruption(args.corrupt)
     named = [c for key, cols in corruption.items() if key.endswith("_columns") for c in cols]
     unknown = sorted(set(named) - set(FEATURES))
@@ -324,13 +365,29 @@ def _data_make(args: argparse.Namespace) -> int:
             f"--corrupt names unknown column(s) {', '.join(map(repr, unknown))}",
             hint=f"choose from {', '.join(FEATURES)}",
         )
+    # Out-of-range values are numbers and unseen values are categories: the other kind of
+    # column cannot carry them.
+    for field, wanted, kind in (
+        ("out_of_range_columns", "numerical", "out-of-range"),
+        ("unseen_category_columns", "categorical", "unseen"),
+    ):
+        wrong = [
+            c
+            for c in corruption.get(field, ())
+            if (c in CATEGORICAL_FEATURES) == (wanted == "numerical")
+        ]
+        if wrong:
+            raise UsageError(
+                f"--corrupt {kind} applies to {wanted} columns, not {', '.join(map(repr, wrong))}",
+                hint=f"pick {wanted} columns for {kind}",
+            )
     from mlops_guard.data import write_table
     from mlops_guard.demo import make_dataset
 
     spec = SyntheticSpec(
         rows=args.rows,
         seed=args.seed,
-        drift=_parse_drift(args.drift),
+        drift=drift,
         concept_drift=args.concept_drift,
         corruption=Corruption(**corruption),
     )
@@ -338,7 +395,7 @@ def _data_make(args: argparse.Namespace) -> int:
     if args.no_label:
         df = df.drop(columns=[LABEL])
     path = write_table(df, args.out)
-    from mlops_guard._console import console
+    from mlops_guard._console import console, safe
 
-    console().print(f"wrote {len(df)} rows x {len(df.columns)} columns to {path}")
+    console().print(f"wrote {len(df)} rows x {len(df.columns)} columns to {safe(path)}")
     return 0
