@@ -4,7 +4,7 @@ The defaults give the verdicts of Evidently 0.7's ``DataDriftPreset`` (same test
 same statistic to 1e-6 on rows and exact profiles, same data-set rule), from sorted column
 summaries instead of rows, so a million-row check takes about a second.
 
->>> from mlops_guard.data import make_dataset
+>>> from mlops_guard.demo import make_dataset
 >>> from mlops_guard.drift import build_profile, detect_drift
 >>> reference = make_dataset(rows=5000, seed=1)
 >>> profile = build_profile(reference)              # compact, mergeable, versioned JSON

@@ -420,7 +420,7 @@ def detect_drift(
     columns, a column numerical on one side and text on the other), :class:`EmptyData` (no
     current rows, an all-null column) or :class:`ProfileError` (a profile of another schema).
 
-    >>> from mlops_guard.data import make_dataset
+    >>> from mlops_guard.demo import make_dataset
     >>> ref = make_dataset(rows=2000, seed=1)
     >>> cur = make_dataset(rows=2000, seed=2, drift={"age": 1.0, "tenure_months": 1.0,
     ...     "monthly_charges": 1.0, "support_calls": 1.0, "logins_30d": 1.0,

@@ -223,7 +223,7 @@ class ColumnProfile:
 class ReferenceProfile:
     """A compact, versioned, mergeable summary of reference data for drift checks.
 
-    >>> from mlops_guard.data import make_dataset
+    >>> from mlops_guard.demo import make_dataset
     >>> profile = build_profile(make_dataset(rows=3000, seed=1), chunk_rows=1000)
     >>> profile.rows, "age" in profile.columns
     (3000, True)
@@ -534,7 +534,7 @@ def build_profile(
     file larger than memory can be profiled. ``metadata`` (JSON values) is stored as is, e.g.
     the reference quality for concept drift. ``on_chunk(rows_so_far)`` reports progress.
 
-    >>> from mlops_guard.data import make_dataset
+    >>> from mlops_guard.demo import make_dataset
     >>> build_profile(make_dataset(rows=100, seed=0)).rows
     100
     """

@@ -4,7 +4,7 @@ Suites are Great Expectations 1.x JSON files, found by path or by name (``expect
 the suites packaged with mlops-guard). The common expectation types are evaluated in vectorised
 pandas with GX's semantics; any other type runs through GX itself.
 
->>> from mlops_guard.data import make_dataset
+>>> from mlops_guard.demo import make_dataset
 >>> from mlops_guard.validation import load_suite, validate
 >>> result = validate(make_dataset(rows=1000, seed=4), load_suite("churn"))
 >>> result.success, result.rows

@@ -97,18 +97,9 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _validate_cells(df: Any, suite: Any, source: str, vsettings: Any) -> Any:
-    """Validate ``df``; cells the expectations cannot hash (lists, structs, maps) are compared
-    by their canonical text rather than crash the run before the batch is quarantined."""
-    from mlops_guard.validation._quarantine import evaluable
     from mlops_guard.validation._validate import validate
 
-    try:
-        return validate(df, suite, source=source, settings=vsettings)
-    except TypeError:
-        view = evaluable(df)
-        if view is None:
-            raise
-        return validate(view, suite, source=source, settings=vsettings)
+    return validate(df, suite, source=source, settings=vsettings)
 
 
 def _print_result(out: Any, result: Any) -> None:

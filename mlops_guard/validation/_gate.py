@@ -193,7 +193,7 @@ def gate(
     :data:`VALIDATION_FAILED_EVENT` for a batch that failed (when a Prefect API is configured or
     the gate runs inside a flow run).
 
-    >>> from mlops_guard.data import make_dataset
+    >>> from mlops_guard.demo import make_dataset
     >>> from mlops_guard.settings import GuardSettings
     >>> import tempfile
     >>> s = GuardSettings(workdir=tempfile.mkdtemp())

@@ -176,7 +176,7 @@ def infer_suite(
     datetimes get not-null only (GX 1.24's type list cannot name a time-zone-aware dtype of any
     unit, and a range would reject every later batch). Plus the exact column set.
 
-    >>> from mlops_guard.data import make_dataset
+    >>> from mlops_guard.demo import make_dataset
     >>> suite = infer_suite(make_dataset(rows=2000, seed=1), "churn")
     >>> suite.expectations[0].type
     'expect_table_columns_to_match_set'

@@ -330,7 +330,7 @@ def split_rows(
     about the whole table (a missing column, a wrong dtype, a row count), no row can pass:
     every row is failing, with that reason. Together the two frames hold every row, once.
 
-    >>> from mlops_guard.data import make_dataset
+    >>> from mlops_guard.demo import make_dataset
     >>> passing, failing, result = split_rows(make_dataset(rows=100, seed=1), "churn")
     >>> (len(passing), len(failing))
     (100, 0)
@@ -340,14 +340,13 @@ def split_rows(
 
     from mlops_guard.validation._validate import evaluate
 
-    try:
-        result, masks = evaluate(df, suite, source=source, settings=settings, engine="auto")
-    except TypeError:
-        view = evaluable(df)
-        if view is None:
-            raise
-        # Masks are positional: they select the same rows of the original cells.
-        result, masks = evaluate(view, suite, source=source, settings=settings, engine="auto")
+    result, masks = evaluate(df, suite, source=source, settings=settings, engine="auto")
+    if result.success:
+        # Nothing failed: every row goes on as it is, without a copy of the batch or a
+        # reason per row (a million-row batch would pay for both).
+        failing = df.iloc[:0].copy()
+        failing[REASON_COLUMN] = pd.Series(dtype=object)
+        return df, failing, result
     n = len(df)
     whole_table = [o.label for o in result.outcomes if not o.success and not o.row_level]
     reason = pd.Series([""] * n, dtype=object)

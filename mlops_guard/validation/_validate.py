@@ -50,7 +50,30 @@ def evaluate(
 
     The masks are keyed by the outcome's position in ``result.outcomes``; :func:`split_rows`
     uses them. Most callers want :func:`validate`.
+
+    Cells an expectation cannot hash (lists, structs, maps from Parquet) are compared by their
+    canonical text instead of crashing the run before a failing batch is quarantined; the
+    masks are positional, so they select the same rows of the original cells.
     """
+    try:
+        return _evaluate(df, suite, source=source, settings=settings, engine=engine)
+    except TypeError:
+        from mlops_guard.validation._quarantine import evaluable
+
+        view = evaluable(df)
+        if view is None:
+            raise
+        return _evaluate(view, suite, source=source, settings=settings, engine=engine)
+
+
+def _evaluate(
+    df: pd.DataFrame,
+    suite: Suite | str | Path,
+    *,
+    source: str | None,
+    settings: ValidationSettings | None,
+    engine: Engine | None,
+) -> tuple[ValidationResult, dict[int, np.ndarray]]:
     import pandas as pd
 
     settings = settings or ValidationSettings()
@@ -119,7 +142,7 @@ def validate(
     batch that has them is quarantined like any other failed batch; duplicate column names raise
     :class:`~mlops_guard.errors.SchemaError` (no expectation can refer to one of them).
 
-    >>> from mlops_guard.data import make_dataset
+    >>> from mlops_guard.demo import make_dataset
     >>> validate(make_dataset(rows=500, seed=3), "churn").success
     True
     """

@@ -150,3 +150,20 @@ def test_markdown_report_names_failures(settings: GuardSettings) -> None:
     text = out.result.to_markdown()
     assert "| expect_column_values_to_be_in_set | contract | 3 | 'lifetime'" in text
     assert "'inf'" in text
+
+
+def test_fail_policy_keeps_a_batch_whose_checked_column_holds_structs(
+    settings: GuardSettings, metrics: GuardMetrics
+) -> None:
+    """Cells no expectation can hash (a struct where the suite expects a region) fail the
+    batch, which is kept whole, instead of crashing before anything is written."""
+    df = make_dataset(rows=200, seed=3)
+    df["region"] = df["region"].astype(object)
+    df.loc[:4, "region"] = [{"x": i} for i in range(5)]
+    with pytest.raises(BatchRejected) as info:
+        gate(
+            df, suite="churn", policy="fail", flow="training", source="s.parquet", settings=settings
+        )
+    assert info.value.quarantined is not None
+    kept = pd.read_parquet(info.value.quarantined / "data.parquet")
+    assert len(kept) == 200
