@@ -336,20 +336,17 @@ def _read_batches(paths: list[Path]) -> pd.DataFrame:
 
 def _emit(model: str, payload: dict[str, Any], metrics: GuardMetrics) -> bool:
     """Emit the drift event; best effort (logged and counted on failure)."""
-    try:
-        from prefect.events import emit_event
+    from mlops_guard._events import GuardEvent, emit
 
-        resource_id = f"mlops_guard.model.{model}"
-        sent = emit_event(
+    return emit(
+        GuardEvent(
             event=DRIFT_EVENT,
-            resource={"prefect.resource.id": resource_id, "prefect.resource.name": model},
+            resource_id=f"mlops_guard.model.{model}",
+            resource_name=model,
             payload=payload,
-        )
-    except Exception as exc:  # noqa: BLE001 - an event is observability, never a failure
-        metrics.sink_failures_total.labels(sink="prefect_events").inc()
-        _log.warning("Prefect event %s not emitted (%s: %s)", DRIFT_EVENT, type(exc).__name__, exc)
-        return False
-    return sent is not None
+        ),
+        metrics=metrics,
+    )
 
 
 def _set_metrics(

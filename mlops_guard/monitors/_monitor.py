@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextvars
 import logging
 import os
-import sys
 import threading
 import time
 from collections import deque
@@ -64,7 +63,7 @@ _LEVELS: dict[str, str] = {
     "straggler_recovered": "INFO",
 }
 # Only these two become Prefect events: automations trigger on state changes of training.
-PREFECT_EVENTS: dict[str, str] = {
+MONITOR_EVENTS: dict[str, str] = {
     "stalled": "mlops_guard.training.stalled",
     "recovered": "mlops_guard.training.recovered",
 }
@@ -774,8 +773,8 @@ def emit_alert(
     except Exception as exc:  # noqa: BLE001 - observability never breaks the job
         metrics.sink_failures_total.labels(sink="runlog").inc()
         _log.warning("run-log event %s not written (%s)", alert.kind, exc)
-    if prefect_events and alert.kind in PREFECT_EVENTS:
-        _emit_prefect_event(alert, metrics)
+    if prefect_events and alert.kind in MONITOR_EVENTS:
+        _emit_event(alert, metrics)
     if on_alert is not None:
         try:
             on_alert(alert)
@@ -784,41 +783,18 @@ def emit_alert(
             _log.warning("monitor on_alert callback failed (%s: %s)", type(exc).__name__, exc)
 
 
-def prefect_api_configured() -> bool:
-    """True when a Prefect API URL is set; never imports Prefect when nothing points at one."""
-    if "prefect" not in sys.modules and not os.environ.get("PREFECT_API_URL"):
-        return False
-    from prefect.settings import get_current_settings
+def _emit_event(alert: MonitorAlert, metrics: GuardMetrics) -> None:
+    from mlops_guard._events import GuardEvent, emit
 
-    return bool(get_current_settings().api.url)
-
-
-def _emit_prefect_event(alert: MonitorAlert, metrics: GuardMetrics) -> None:
-    try:
-        # Without an API URL, emit_event would start an ephemeral server: never from a
-        # training loop's watchdog.
-        if not prefect_api_configured():
-            return
-        from prefect.events import emit_event
-
-        payload = alert.to_dict()
-        event = emit_event(
-            event=PREFECT_EVENTS[alert.kind],
-            resource={
-                "prefect.resource.id": f"mlops_guard.training.{alert.job}",
-                "prefect.resource.name": alert.job,
-            },
-            related=[
-                {
-                    "prefect.resource.id": f"mlops_guard.model.{alert.model}",
-                    "prefect.resource.role": "model",
-                    "prefect.resource.name": alert.model,
-                }
-            ],
-            payload=payload,
-        )
-        if event is None:
-            raise RuntimeError("prefect.events.emit_event returned no event")
-    except Exception as exc:  # noqa: BLE001 - observability never breaks the job
-        metrics.sink_failures_total.labels(sink="prefect_events").inc()
-        _log.warning("Prefect event for %s not emitted (%s)", alert.kind, exc)
+    emit(
+        GuardEvent(
+            event=MONITOR_EVENTS[alert.kind],
+            resource_id=f"mlops_guard.training.{alert.job}",
+            resource_name=alert.job,
+            related=(
+                {"id": f"mlops_guard.model.{alert.model}", "role": "model", "name": alert.model},
+            ),
+            payload=alert.to_dict(),
+        ),
+        metrics=metrics,
+    )

@@ -136,20 +136,16 @@ def _observe(event: AliasEvent, settings: GuardSettings) -> None:
 
 
 def _emit_moved(event: AliasEvent) -> None:
-    try:
-        from mlops_guard.monitors._monitor import prefect_api_configured
-        from mlops_guard.runlog import current_context
+    from mlops_guard._events import GuardEvent, emit
+    from mlops_guard.runlog import current_context
 
-        context = current_context()
-        # Without an API URL Prefect's emit_event starts an ephemeral server (tens of seconds)
-        # to send to; inside a flow or task run that server is already up, so send there.
-        if not (prefect_api_configured() or context.get("flow_run_id")):
-            return
-        from mlops_guard.integrations.prefect import emit_prefect_event
-
-        emit_prefect_event(
-            ALIAS_MOVED_EVENT,
-            {
+    context = current_context()
+    emit(
+        GuardEvent(
+            event=ALIAS_MOVED_EVENT,
+            resource_id=f"mlops_guard.model.{event.model}",
+            resource_name=event.model,
+            payload={
                 "model": event.model,
                 "alias": event.alias,
                 "action": event.action,
@@ -163,10 +159,8 @@ def _emit_moved(event: AliasEvent) -> None:
                 "flow_run_id": context.get("flow_run_id"),
                 "trace_id": context.get("trace_id"),
             },
-            resource_id=f"mlops_guard.model.{event.model}",
         )
-    except Exception as exc:  # noqa: BLE001 - observability never breaks the move
-        _log.warning("alias-move event not emitted (%s: %s)", type(exc).__name__, exc)
+    )
 
 
 def _apply(client: RegistryClient, event: AliasEvent) -> None:

@@ -119,23 +119,17 @@ def _emit_failed(
     rows_quarantined: int,
     metrics: GuardMetrics,
 ) -> None:
-    import logging
+    from mlops_guard._events import GuardEvent, emit
+    from mlops_guard.runlog import current_context
 
-    try:
-        from mlops_guard.monitors._monitor import prefect_api_configured
-        from mlops_guard.runlog import current_context
-
-        context = current_context()
-        # Without an API URL Prefect's emit_event starts an ephemeral server (tens of seconds)
-        # to send to; inside a flow or task run that server is already up, so send there.
-        if not (prefect_api_configured() or context.get("flow_run_id")):
-            return
-        from mlops_guard.integrations.prefect import emit_prefect_event
-
-        failed = result.failed
-        emit_prefect_event(
-            VALIDATION_FAILED_EVENT,
-            {
+    context = current_context()
+    failed = result.failed
+    emit(
+        GuardEvent(
+            event=VALIDATION_FAILED_EVENT,
+            resource_id=f"mlops_guard.suite.{result.suite}",
+            resource_name=result.suite,
+            payload={
                 "suite": result.suite,
                 "flow": flow,
                 "source": result.source,
@@ -156,13 +150,9 @@ def _emit_failed(
                 "flow_run_id": context.get("flow_run_id"),
                 "trace_id": context.get("trace_id"),
             },
-            resource_id=f"mlops_guard.suite.{result.suite}",
-            metrics=metrics,
-        )
-    except Exception as exc:  # noqa: BLE001 - observability never breaks the job
-        logging.getLogger("mlops_guard.validation").warning(
-            "validation event not emitted (%s: %s)", type(exc).__name__, exc
-        )
+        ),
+        metrics=metrics,
+    )
 
 
 def gate(

@@ -30,40 +30,22 @@ def emit_prefect_event(
     resource_id: str | None = None,
     metrics: GuardMetrics | None = None,
 ) -> bool:
-    """Emit a Prefect event, best effort. Returns False (and counts) when it could not be sent.
+    """Emit an event through :func:`mlops_guard._events.emit`, best effort.
 
     The resource is ``mlops_guard.stage.<flow>.<stage>`` for stage events unless ``resource_id``
-    names another one (``mlops_guard.model.churn`` for model events). The flow run, when known,
-    is attached as a related resource so the event shows on the run's page.
+    names another one (``mlops_guard.model.churn`` for model events).
     """
-    from mlops_guard.metrics import get_metrics
+    from mlops_guard._events import GuardEvent, emit
 
-    try:
-        from prefect.events import emit_event
-
-        rid = resource_id or (
-            f"{EVENT_RESOURCE_PREFIX}.stage.{payload.get('flow')}.{payload.get('stage')}"
-        )
-        related = []
-        flow_run_id = payload.get("flow_run_id")
-        if flow_run_id:
-            related.append(
-                {
-                    "prefect.resource.id": f"prefect.flow-run.{flow_run_id}",
-                    "prefect.resource.role": "flow-run",
-                }
-            )
-        sent = emit_event(
-            event=event,
-            resource={"prefect.resource.id": rid, "prefect.resource.name": rid.rsplit(".", 1)[-1]},
-            related=related or None,
-            payload={k: v for k, v in payload.items() if v is not None},
-        )
-    except Exception as exc:  # noqa: BLE001 - an event is observability, never a failure
-        (metrics or get_metrics()).sink_failures_total.labels(sink="prefect_events").inc()
-        _log.warning("Prefect event %s not emitted (%s: %s)", event, type(exc).__name__, exc)
-        return False
-    return sent is not None
+    rid = resource_id or (
+        f"{EVENT_RESOURCE_PREFIX}.stage.{payload.get('flow')}.{payload.get('stage')}"
+    )
+    return emit(
+        GuardEvent(
+            event=event, resource_id=rid, resource_name=rid.rsplit(".", 1)[-1], payload=payload
+        ),
+        metrics=metrics,
+    )
 
 
 def guard(

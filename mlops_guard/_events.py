@@ -1,0 +1,101 @@
+"""What happened, told to the orchestrator: the one way the core emits events.
+
+The concerns (validation, registry, drift, monitors) describe an event as a :class:`GuardEvent`
+and call :func:`emit`. Each orchestrator integration provides an :class:`EventSink` through the
+``mlops_guard.event_sinks`` entry point (Prefect's ships with the package); a sink whose
+orchestrator is not installed, or not reachable without side effects, is skipped. Nothing here
+imports an orchestrator, and an event that cannot be sent is logged and counted, never raised.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from mlops_guard.metrics import GuardMetrics
+
+__all__ = ["ENTRY_POINT_GROUP", "EventSink", "GuardEvent", "emit", "register_sink", "sinks"]
+
+#: The entry-point group integrations register their sinks under.
+ENTRY_POINT_GROUP = "mlops_guard.event_sinks"
+_log = logging.getLogger("mlops_guard.events")
+
+
+@dataclass(frozen=True)
+class GuardEvent:
+    """One event: its name (``mlops_guard.alias.moved``), the resource it is about (a model,
+    a suite, a training job), related resources (``{"id", "role", "name"}``) and a JSON-ready
+    payload (``flow_run_id`` in it ties the event to the orchestrator's run)."""
+
+    event: str
+    resource_id: str
+    resource_name: str
+    payload: Mapping[str, Any]
+    related: Sequence[Mapping[str, str]] = field(default_factory=tuple)
+
+
+class EventSink(Protocol):
+    """What an orchestrator integration implements to receive events."""
+
+    #: The ``sink`` label of ``mlops_guard_sink_failures_total`` when a send fails.
+    name: str
+
+    def ready(self, payload: Mapping[str, Any]) -> bool:
+        """Whether an event can be sent now without side effects (starting a server, say)."""
+        ...
+
+    def send(self, event: GuardEvent) -> bool:
+        """Send ``event``; True when the orchestrator took it."""
+        ...
+
+
+_lock = threading.Lock()
+_registered: list[EventSink] = []
+_discovered = False
+
+
+def register_sink(sink: EventSink) -> None:
+    """Add a sink (an integration loaded outside the entry points, a test's recorder)."""
+    with _lock:
+        _registered.append(sink)
+
+
+def sinks() -> list[EventSink]:
+    """The registered sinks; entry points are loaded once, on first use. An integration whose
+    orchestrator is not installed fails to load and is left out."""
+    global _discovered
+    with _lock:
+        if not _discovered:
+            _discovered = True
+            from importlib.metadata import entry_points
+
+            for point in entry_points(group=ENTRY_POINT_GROUP):
+                try:
+                    _registered.append(point.load()())
+                except ImportError:
+                    continue
+                except Exception as exc:  # noqa: BLE001 - a broken plugin must not break jobs
+                    _log.warning("event sink %s not loaded (%s)", point.name, exc)
+        return list(_registered)
+
+
+def emit(event: GuardEvent, *, metrics: GuardMetrics | None = None) -> bool:
+    """Send ``event`` to every ready sink; True when at least one took it."""
+    from mlops_guard.metrics import get_metrics
+
+    sent = False
+    for sink in sinks():
+        try:
+            if not sink.ready(event.payload):
+                continue
+            sent = sink.send(event) or sent
+        except Exception as exc:  # noqa: BLE001 - an event is observability, never a failure
+            (metrics or get_metrics()).sink_failures_total.labels(sink=sink.name).inc()
+            _log.warning(
+                "event %s not sent to %s (%s: %s)", event.event, sink.name, type(exc).__name__, exc
+            )
+    return sent
