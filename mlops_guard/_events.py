@@ -1,10 +1,12 @@
-"""What happened, told to the orchestrator: the one way the core emits events.
+"""The core's one interface to orchestrators: events out, run context and log lines.
 
 The concerns (validation, registry, drift, monitors) describe an event as a :class:`GuardEvent`
-and call :func:`emit`. Each orchestrator integration provides an :class:`EventSink` through the
-``mlops_guard.event_sinks`` entry point (Prefect's ships with the package); a sink whose
-orchestrator is not installed, or not reachable without side effects, is skipped. Nothing here
-imports an orchestrator, and an event that cannot be sent is logged and counted, never raised.
+and call :func:`emit`; the run log asks :func:`run_context` for the orchestrator's run ids and
+hands each line to :func:`forward_log`. Each orchestrator integration provides an
+:class:`EventSink` through the ``mlops_guard.event_sinks`` entry point (Prefect's ships with the
+package); a sink whose orchestrator is not installed, or not reachable without side effects, is
+skipped. Nothing here imports an orchestrator, and a sink that fails is logged and counted,
+never raised.
 """
 
 from __future__ import annotations
@@ -18,7 +20,16 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     from mlops_guard.metrics import GuardMetrics
 
-__all__ = ["ENTRY_POINT_GROUP", "EventSink", "GuardEvent", "emit", "register_sink", "sinks"]
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "EventSink",
+    "GuardEvent",
+    "emit",
+    "forward_log",
+    "register_sink",
+    "run_context",
+    "sinks",
+]
 
 #: The entry-point group integrations register their sinks under.
 ENTRY_POINT_GROUP = "mlops_guard.event_sinks"
@@ -50,6 +61,15 @@ class EventSink(Protocol):
 
     def send(self, event: GuardEvent) -> bool:
         """Send ``event``; True when the orchestrator took it."""
+        ...
+
+    def run_context(self) -> dict[str, Any]:
+        """The orchestrator's ids of the run in progress here (``flow_run_id``, ``flow``,
+        ``task_run_id``), empty outside a run."""
+        ...
+
+    def log(self, level: int, line: str) -> None:
+        """Show a run-log line in the orchestrator's run logs (nothing outside a run)."""
         ...
 
 
@@ -99,3 +119,27 @@ def emit(event: GuardEvent, *, metrics: GuardMetrics | None = None) -> bool:
                 "event %s not sent to %s (%s: %s)", event.event, sink.name, type(exc).__name__, exc
             )
     return sent
+
+
+def run_context() -> dict[str, Any]:
+    """The run ids the sinks know here (the first sink's win)."""
+    found: dict[str, Any] = {}
+    for sink in sinks():
+        try:
+            for key, value in sink.run_context().items():
+                found.setdefault(key, value)
+        except Exception as exc:  # noqa: BLE001 - context is observability, never a failure
+            _log.warning("run context of %s not read (%s)", sink.name, exc)
+    return found
+
+
+def forward_log(level: int, line: str, *, metrics: GuardMetrics | None = None) -> None:
+    """Hand a run-log line to every sink; a failure is counted as ``<sink>_log``."""
+    from mlops_guard.metrics import get_metrics
+
+    for sink in sinks():
+        try:
+            sink.log(level, line)
+        except Exception as exc:  # noqa: BLE001 - observability never breaks the job
+            (metrics or get_metrics()).sink_failures_total.labels(sink=f"{sink.name}_log").inc()
+            _log.warning("run log line not forwarded to %s (%s)", sink.name, exc)

@@ -24,7 +24,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import sys
 import threading
 import uuid
 from collections.abc import Iterator, Mapping
@@ -85,29 +84,12 @@ def bind(**fields: Any) -> Iterator[Mapping[str, Any]]:
         _bound.reset(token)
 
 
-def _prefect_context() -> dict[str, Any]:
-    """Run ids from Prefect's context, without importing Prefect when nothing loaded it."""
-    if "prefect.context" not in sys.modules:
-        return {}
-    from prefect.context import FlowRunContext, TaskRunContext
-
-    found: dict[str, Any] = {}
-    flow_ctx = FlowRunContext.get()
-    if flow_ctx is not None and flow_ctx.flow_run is not None:
-        found["flow_run_id"] = str(flow_ctx.flow_run.id)
-        found["flow"] = flow_ctx.flow.name if flow_ctx.flow is not None else None
-    task_ctx = TaskRunContext.get()
-    if task_ctx is not None:
-        found["task_run_id"] = str(task_ctx.task_run.id)
-        if task_ctx.task_run.flow_run_id is not None:
-            found.setdefault("flow_run_id", str(task_ctx.task_run.flow_run_id))
-    return found
-
-
 def current_context() -> dict[str, Any]:
     """The context fields in force here, every one present (None when unknown)."""
     merged: dict[str, Any] = dict.fromkeys(CONTEXT_FIELDS)
-    prefect_fields = _prefect_context()
+    from mlops_guard._events import run_context
+
+    prefect_fields = run_context()
     merged.update({k: v for k, v in prefect_fields.items() if v is not None})
     merged.update(_bound.get())
     if not merged.get("trace_id"):
@@ -180,44 +162,9 @@ class RunLog:
             _log.warning("run log %s not written (%s); the pipeline goes on", self.path, exc)
 
     def _to_prefect(self, level: str, line: str) -> None:
-        if "prefect.context" not in sys.modules:
-            return
-        try:
-            from prefect.context import FlowRunContext, TaskRunContext
-            from prefect.logging import get_run_logger
-            from prefect.logging.loggers import PrefectLogAdapter
+        from mlops_guard._events import forward_log
 
-            if FlowRunContext.get() is None and TaskRunContext.get() is None:
-                return
-            # The run logger's metadata (flow and task run ids, names) on a logger that sends
-            # to Prefect's API only: the lines show in the run's logs in the UI, while the
-            # console is spared a copy of each (rich's console handler costs milliseconds a line
-            # and the run log file already has them).
-            run_logger = get_run_logger()
-            run_extra = getattr(run_logger, "extra", None) or {}
-            PrefectLogAdapter(_prefect_api_logger(), extra=dict(run_extra)).log(
-                _LEVELS.get(level, logging.INFO), line
-            )
-        except Exception as exc:  # noqa: BLE001 - observability never breaks the job
-            self._count_failure("prefect_logger")
-            _log.warning("run log not mirrored to Prefect (%s)", exc)
-
-
-_api_logger: logging.Logger | None = None
-
-
-def _prefect_api_logger() -> logging.Logger:
-    global _api_logger
-    if _api_logger is None:
-        from prefect.logging.handlers import APILogHandler
-
-        logger = logging.getLogger("mlops_guard.runlog.prefect_api")
-        logger.propagate = False
-        logger.setLevel(logging.DEBUG)
-        if not any(isinstance(h, APILogHandler) for h in logger.handlers):
-            logger.addHandler(APILogHandler())
-        _api_logger = logger
-    return _api_logger
+        forward_log(_LEVELS.get(level, logging.INFO), line, metrics=self._metrics)
 
 
 _runlogs: dict[Path, RunLog] = {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from collections.abc import Mapping
@@ -65,3 +66,54 @@ class PrefectEvents:
         if sent is None:
             raise RuntimeError("prefect.events.emit_event returned no event")
         return True
+
+    def run_context(self) -> dict[str, Any]:
+        """Run ids from Prefect's context, without importing Prefect when nothing loaded it."""
+        if "prefect.context" not in sys.modules:
+            return {}
+        from prefect.context import FlowRunContext, TaskRunContext
+
+        found: dict[str, Any] = {}
+        flow_ctx = FlowRunContext.get()
+        if flow_ctx is not None and flow_ctx.flow_run is not None:
+            found["flow_run_id"] = str(flow_ctx.flow_run.id)
+            found["flow"] = flow_ctx.flow.name if flow_ctx.flow is not None else None
+        task_ctx = TaskRunContext.get()
+        if task_ctx is not None:
+            found["task_run_id"] = str(task_ctx.task_run.id)
+            if task_ctx.task_run.flow_run_id is not None:
+                found.setdefault("flow_run_id", str(task_ctx.task_run.flow_run_id))
+        return found
+
+    def log(self, level: int, line: str) -> None:
+        if "prefect.context" not in sys.modules:
+            return
+        from prefect.context import FlowRunContext, TaskRunContext
+        from prefect.logging import get_run_logger
+        from prefect.logging.loggers import PrefectLogAdapter
+
+        if FlowRunContext.get() is None and TaskRunContext.get() is None:
+            return
+        # The run logger's metadata (flow and task run ids, names) on a logger that sends to
+        # Prefect's API only: the lines show in the run's logs in the UI, while the console is
+        # spared a copy of each (rich's console handler costs milliseconds a line and the run
+        # log file already has them).
+        run_extra = getattr(get_run_logger(), "extra", None) or {}
+        PrefectLogAdapter(_api_logger(), extra=dict(run_extra)).log(level, line)
+
+
+_logger: logging.Logger | None = None
+
+
+def _api_logger() -> logging.Logger:
+    global _logger
+    if _logger is None:
+        from prefect.logging.handlers import APILogHandler
+
+        logger = logging.getLogger("mlops_guard.runlog.prefect_api")
+        logger.propagate = False
+        logger.setLevel(logging.DEBUG)
+        if not any(isinstance(h, APILogHandler) for h in logger.handlers):
+            logger.addHandler(APILogHandler())
+        _logger = logger
+    return _logger
