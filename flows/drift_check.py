@@ -3,7 +3,7 @@
 The logic lives in :mod:`mlops_guard.drift`, so it also runs from an installed package.
 """
 
-from mlops_guard.drift import drift_check_flow
+from mlops_guard.integrations.prefect import drift_check_flow
 
 __all__ = ["drift_check_flow"]
 

@@ -1,6 +1,6 @@
 """Prefect entrypoint ``flows/rollback.py:rollback_flow`` (the logic lives in mlops_guard)."""
 
-from mlops_guard.registry import rollback_flow
+from mlops_guard.integrations.prefect import rollback_flow
 
 __all__ = ["rollback_flow"]
 

@@ -43,15 +43,20 @@ from mlops_guard.errors import (
 
 if TYPE_CHECKING:
     from mlops_guard._stage import StageRecorder
-    from mlops_guard.canary import canary_flow, judge, run_canary
+    from mlops_guard.canary import judge, run_canary
     from mlops_guard.data import read_table, write_table
     from mlops_guard.demo import Corruption, SyntheticSpec, demo_flow, make_dataset
-    from mlops_guard.drift import build_profile, detect_drift, drift_check_flow, load_profile
-    from mlops_guard.integrations.prefect import guard
+    from mlops_guard.drift import build_profile, detect_drift, load_profile
+    from mlops_guard.integrations.prefect import (
+        canary_flow,
+        drift_check_flow,
+        guard,
+        rollback_flow,
+    )
     from mlops_guard.metrics import GuardMetrics, get_metrics
     from mlops_guard.monitors import CheckpointMonitor
     from mlops_guard.pipelines import inference_flow, training_flow
-    from mlops_guard.registry import history, promote, rollback, rollback_flow
+    from mlops_guard.registry import history, promote, rollback
     from mlops_guard.runlog import bind, log_event
     from mlops_guard.settings import GuardSettings
     from mlops_guard.validation import gate, infer_suite, load_suite, validate
@@ -148,14 +153,14 @@ _LAZY = {
     "detect_drift": "mlops_guard.drift",
     "build_profile": "mlops_guard.drift",
     "load_profile": "mlops_guard.drift",
-    "drift_check_flow": "mlops_guard.drift",
+    "drift_check_flow": "mlops_guard.integrations.prefect",
     "promote": "mlops_guard.registry",
     "rollback": "mlops_guard.registry",
     "history": "mlops_guard.registry",
-    "rollback_flow": "mlops_guard.registry",
+    "rollback_flow": "mlops_guard.integrations.prefect",
     "judge": "mlops_guard.canary",
     "run_canary": "mlops_guard.canary",
-    "canary_flow": "mlops_guard.canary",
+    "canary_flow": "mlops_guard.integrations.prefect",
     "CheckpointMonitor": "mlops_guard.monitors",
 }
 

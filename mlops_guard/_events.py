@@ -1,12 +1,14 @@
-"""The core's one interface to orchestrators: events out, run context and log lines.
+"""The core's one interface to orchestrators: events and artifacts out, run context and log
+lines in and out.
 
 The concerns (validation, registry, drift, monitors) describe an event as a :class:`GuardEvent`
-and call :func:`emit`; the run log asks :func:`run_context` for the orchestrator's run ids and
-hands each line to :func:`forward_log`. Each orchestrator integration provides an
-:class:`EventSink` through the ``mlops_guard.event_sinks`` entry point (Prefect's ships with the
-package); a sink whose orchestrator is not installed, or not reachable without side effects, is
-skipped. Nothing here imports an orchestrator, and a sink that fails is logged and counted,
-never raised.
+and call :func:`emit`; reports go out as artifacts (:func:`publish_table`,
+:func:`publish_markdown`, :func:`publish_link`); the run log asks :func:`run_context` for the
+orchestrator's run ids and hands each line to :func:`forward_log`. Each orchestrator
+integration provides an :class:`EventSink` through the ``mlops_guard.event_sinks`` entry point
+(Prefect's ships with the package); a sink whose orchestrator is not installed, or not
+reachable without side effects, is skipped. Nothing here imports an orchestrator, and a sink
+that fails is logged and counted, never raised.
 """
 
 from __future__ import annotations
@@ -26,6 +28,9 @@ __all__ = [
     "GuardEvent",
     "emit",
     "forward_log",
+    "publish_link",
+    "publish_markdown",
+    "publish_table",
     "register_sink",
     "run_context",
     "sinks",
@@ -70,6 +75,11 @@ class EventSink(Protocol):
 
     def log(self, level: int, line: str) -> None:
         """Show a run-log line in the orchestrator's run logs (nothing outside a run)."""
+        ...
+
+    def artifact(self, kind: str, key: str, content: Any, description: str | None) -> bool:
+        """Attach a report to the run in progress (``kind``: ``table``, ``markdown`` or
+        ``link``); False outside a run. Failures are the sink's to count."""
         ...
 
 
@@ -143,3 +153,33 @@ def forward_log(level: int, line: str, *, metrics: GuardMetrics | None = None) -
         except Exception as exc:  # noqa: BLE001 - observability never breaks the job
             (metrics or get_metrics()).sink_failures_total.labels(sink=f"{sink.name}_log").inc()
             _log.warning("run log line not forwarded to %s (%s)", sink.name, exc)
+
+
+def _publish(kind: str, key: str, content: Any, description: str | None) -> bool:
+    published = False
+    for sink in sinks():
+        try:
+            published = sink.artifact(kind, key, content, description) or published
+        except Exception as exc:  # noqa: BLE001 - a report is observability, not the decision
+            from mlops_guard.metrics import get_metrics
+
+            get_metrics().sink_failures_total.labels(sink=f"{sink.name}_artifacts").inc()
+            _log.warning("%s artifact %s not published to %s (%s)", kind, key, sink.name, exc)
+    return published
+
+
+def publish_table(
+    key: str, rows: Sequence[Mapping[str, Any]], description: str | None = None
+) -> bool:
+    """A table attached to the orchestrator's run in progress; False outside a run."""
+    return _publish("table", key, [dict(r) for r in rows], description)
+
+
+def publish_markdown(key: str, markdown: str, description: str | None = None) -> bool:
+    """A markdown report attached to the run in progress; False outside a run."""
+    return _publish("markdown", key, markdown, description)
+
+
+def publish_link(key: str, link: str, description: str | None = None) -> bool:
+    """A link (an HTML report in MLflow, say) attached to the run in progress."""
+    return _publish("link", key, link, description)

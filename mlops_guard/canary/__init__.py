@@ -3,7 +3,7 @@
 :func:`judge` compares metric samples of a baseline (the champion) and a canary (the
 challenger): Mann-Whitney U with the Hodges-Lehmann shift for continuous metrics, a
 two-proportion test for rates, a normed Wasserstein distance for prediction distributions;
-a weighted score gives pass, marginal, fail or inconclusive. :func:`canary_flow` routes a share
+a weighted score gives pass, marginal, fail or inconclusive. :func:`run_canary` routes a share
 of rows to the challenger step by step, judges each step, and promotes or removes it.
 
 >>> from mlops_guard.canary import judge  # doctest: +SKIP
@@ -32,7 +32,6 @@ if TYPE_CHECKING:
     from mlops_guard.canary._rollout import (
         CanaryReport,
         StepResult,
-        canary_flow,
         route_to_challenger,
         run_canary,
     )
@@ -49,7 +48,6 @@ __all__ = [
     "Outcome",
     "StepResult",
     "Verdict",
-    "canary_flow",
     "default_metric_specs",
     "judge",
     "route_to_challenger",
@@ -72,7 +70,6 @@ __getattr__, __dir__ = lazy_exports(
         "CanarySettings": "_settings",
         "CanaryReport": "_rollout",
         "StepResult": "_rollout",
-        "canary_flow": "_rollout",
         "route_to_challenger": "_rollout",
         "run_canary": "_rollout",
     },

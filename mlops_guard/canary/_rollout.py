@@ -38,8 +38,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from prefect import flow
-
 from mlops_guard.canary._judge import CanaryVerdict, JudgeConfig, judge
 from mlops_guard.canary._settings import CanarySettings
 from mlops_guard.errors import (
@@ -66,7 +64,6 @@ __all__ = [
     "CANARY_FLOW_ACTOR",
     "CanaryReport",
     "StepResult",
-    "canary_flow",
     "route_to_challenger",
     "run_canary",
 ]
@@ -371,8 +368,8 @@ class _Recorder:
             _log.warning("canary tag %s not written (%s)", key, exc)
 
     def step(self, step: StepResult) -> None:
+        from mlops_guard._events import publish_table
         from mlops_guard.metrics import get_metrics
-        from mlops_guard.registry._flows import artifact_key, publish_table
         from mlops_guard.runlog import log_event
 
         verdict = step.verdict
@@ -401,7 +398,7 @@ class _Recorder:
             **summary,
         )
         publish_table(
-            artifact_key(f"canary-step-{step.step}", self.model),
+            f"canary-step-{step.step}-{self.model}",
             _step_rows(step),
             f"Canary of {self.model} v{self.challenger}, step {step.step} "
             f"({step.share:.0%}, attempt {step.attempt}): {verdict.verdict}",
@@ -409,8 +406,8 @@ class _Recorder:
         self._tag(f"step_{step.step}", summary)
 
     def decision(self, report: CanaryReport) -> None:
+        from mlops_guard._events import publish_table
         from mlops_guard.metrics import MetricsSink, get_metrics
-        from mlops_guard.registry._flows import artifact_key, publish_table
         from mlops_guard.runlog import log_event
 
         body = {
@@ -436,7 +433,7 @@ class _Recorder:
         )
         rows = [row for step in report.steps for row in _step_rows(step)]
         publish_table(
-            artifact_key("canary", self.model),
+            f"canary-{self.model}",
             rows or [{"decision": report.decision}],
             f"Canary of {self.model} v{self.challenger} against v{report.champion}: "
             f"{report.decision}",
@@ -690,19 +687,3 @@ def _write(
     out = with_predictions(part, scored.predictions, version=version, batch_id=batch_id)
     path = scored_batch_path(settings, model, version, batch_id, "canary")
     return str(write_table(out, path))
-
-
-@flow(name="canary", log_prints=False, validate_parameters=False)
-def canary_flow(
-    model: str | None = None,
-    data: Any = None,
-    steps: list[float] | None = None,
-) -> dict[str, Any]:
-    """Prefect flow: canary of the challenger of ``model`` on ``data`` (see :func:`run_canary`).
-
-    ``data``: a CSV/Parquet path, a list of paths (one batch per step attempt) or a DataFrame.
-    Returns the report as a dict; the decision is ``promoted``, ``failed`` or ``inconclusive``.
-    """
-    if data is None:
-        raise UsageError("canary_flow needs data", hint="pass data=PATH (or a list of paths)")
-    return run_canary(data, model=model, steps=steps).to_dict()

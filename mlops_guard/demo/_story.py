@@ -202,7 +202,7 @@ def _versions(settings: GuardSettings) -> list[dict[str, Any]]:
 def demo_flow(workdir: str, on_step: Callable[[DemoStep], None] | None = None) -> DemoSummary:
     """Run the demo story in WORKDIR (which should be fresh: see :func:`prepare_workdir`)."""
     from mlops_guard.canary import run_canary
-    from mlops_guard.drift import drift_check_flow
+    from mlops_guard.integrations.prefect import drift_check_flow
     from mlops_guard.pipelines._inference import inference_flow
     from mlops_guard.pipelines._training import training_flow
     from mlops_guard.registry import history as registry_history

@@ -23,10 +23,11 @@ summaries instead of rows, so a million-row check takes about a second.
   error, beyond a minimum effect; :func:`hanley_mcneil_se` when only the reference's row count
   is known. The training run's metrics it reads: :data:`REFERENCE_QUALITY_METRIC`,
   :data:`REFERENCE_QUALITY_SE_METRIC`, :data:`REFERENCE_ROWS_METRIC`.
-* :func:`run_drift_check` and the Prefect flow :func:`drift_check_flow` (scheduled check),
-  :func:`drift_check_segments` (segments in parallel on Dask).
+* :func:`run_drift_check` (the scheduled check) and :func:`split_segments` (drift by segment).
+  Their Prefect flows, ``drift_check_flow`` and ``drift_check_segments`` (segments in parallel
+  on Dask), live in :mod:`mlops_guard.integrations.prefect`.
 
-Every name loads on first use (the flow and the Dask helper import Prefect).
+Every name loads on first use.
 """
 
 from __future__ import annotations
@@ -55,7 +56,6 @@ if TYPE_CHECKING:
     )
     from mlops_guard.drift._engine import ColumnDrift, DriftConfig, DriftReport, detect_drift
     from mlops_guard.drift._evidently import sample_from_profile, write_evidently_html
-    from mlops_guard.drift._flow import drift_check_flow
     from mlops_guard.drift._profile import (
         PROFILE_ARTIFACT_PATH,
         PROFILE_FORMAT,
@@ -65,11 +65,7 @@ if TYPE_CHECKING:
         load_profile,
         merge,
     )
-    from mlops_guard.drift._segments import (
-        SegmentsResult,
-        drift_check_segments,
-        split_segments,
-    )
+    from mlops_guard.drift._segments import SegmentsResult, split_segments
     from mlops_guard.drift._settings import Correction, DriftSettings
     from mlops_guard.drift._stats import TestName
 
@@ -110,8 +106,6 @@ __all__ = [
     "REFERENCE_QUALITY_METRIC",
     "REFERENCE_QUALITY_SE_METRIC",
     "REFERENCE_ROWS_METRIC",
-    "drift_check_flow",
-    "drift_check_segments",
     "split_segments",
     "SegmentsResult",
 ]
@@ -148,7 +142,6 @@ _LAZY = {
     **dict.fromkeys(
         ("sample_from_profile", "write_evidently_html"), "mlops_guard.drift._evidently"
     ),
-    "drift_check_flow": "mlops_guard.drift._flow",
     **dict.fromkeys(
         (
             "PROFILE_ARTIFACT_PATH",
@@ -162,7 +155,7 @@ _LAZY = {
         "mlops_guard.drift._profile",
     ),
     **dict.fromkeys(
-        ("SegmentsResult", "drift_check_segments", "split_segments"),
+        ("SegmentsResult", "split_segments"),
         "mlops_guard.drift._segments",
     ),
     **dict.fromkeys(("Correction", "DriftSettings"), "mlops_guard.drift._settings"),

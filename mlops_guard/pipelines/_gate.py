@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING, Any
 
-from mlops_guard.integrations.prefect import publish_markdown
+from mlops_guard._events import publish_markdown
 
 if TYPE_CHECKING:
     import pandas as pd

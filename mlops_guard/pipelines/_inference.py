@@ -23,7 +23,8 @@ from typing import TYPE_CHECKING, Any
 
 from prefect import flow
 
-from mlops_guard.integrations.prefect import guard, publish_table
+from mlops_guard._events import publish_table
+from mlops_guard.integrations.prefect import guard
 from mlops_guard.pipelines._gate import run_gate
 from mlops_guard.pipelines._mlflow import resolve_alias
 from mlops_guard.runlog import bind, log_event

@@ -13,9 +13,10 @@ from typing import TYPE_CHECKING, Any
 
 from prefect import flow
 
+from mlops_guard._events import publish_table
 from mlops_guard._stage import flush_pending
 from mlops_guard.errors import SchemaError, UsageError
-from mlops_guard.integrations.prefect import guard, publish_table
+from mlops_guard.integrations.prefect import guard
 from mlops_guard.pipelines._gate import run_gate
 from mlops_guard.pipelines._mlflow import LINEAGE_PREFIX, code_version, ensure_experiment
 from mlops_guard.pipelines._trainer import VALIDATION_ARTIFACT, Trainer

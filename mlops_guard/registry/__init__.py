@@ -36,7 +36,6 @@ if TYPE_CHECKING:
         rollback,
         set_challenger,
     )
-    from mlops_guard.registry._flows import rollback_flow
     from mlops_guard.registry._history import AliasAction, AliasEvent, promotion_stack
     from mlops_guard.registry._register import (
         SUITE_ARTIFACT,
@@ -60,7 +59,6 @@ __all__ = [
     "promotion_stack",
     "remove_challenger",
     "rollback",
-    "rollback_flow",
     "set_challenger",
     # Registering a model trained anywhere
     "SUITE_ARTIFACT",
@@ -87,7 +85,6 @@ __getattr__, __dir__ = lazy_exports(
         "AliasEvent": "_history",
         "promotion_stack": "_history",
         "RegistrySettings": "_settings",
-        "rollback_flow": "_flows",
         "SUITE_ARTIFACT": "_register",
         "SUITE_TAG": "_register",
         "Registration": "_register",

@@ -34,11 +34,11 @@ from mlops_guard.alerts import (
     incident_key,
 )
 from mlops_guard.errors import NothingToRollBack, RegistryUnavailable
-from mlops_guard.metrics import GuardMetrics
 
 # Imports Prefect, whose logging setup replaces the root logger's handlers: done here, before
 # pytest's log capture attaches to the root logger, not in the middle of a test.
-from mlops_guard.registry import rollback_flow
+from mlops_guard.integrations.prefect import rollback_flow
+from mlops_guard.metrics import GuardMetrics
 from mlops_guard.runlog import read_runlog
 from mlops_guard.settings import GuardSettings
 from tests.alerts._helpers import alert, payload

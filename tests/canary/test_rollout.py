@@ -198,7 +198,7 @@ def test_canary_flow_publishes_a_table_artifact(
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 
-    from mlops_guard.canary import canary_flow
+    from mlops_guard.integrations.prefect import canary_flow
 
     _aliases(store, "1", "3")
     result = canary_flow(model="churn", data=[str(p) for p in batches(2)])

@@ -381,7 +381,7 @@ def test_drift_check_flow_writes_and_attaches_the_html_report(
 ) -> None:
     from mlflow.tracking import MlflowClient
 
-    from mlops_guard.drift import drift_check_flow
+    from mlops_guard.integrations.prefect import drift_check_flow
 
     name = f"churn-{uuid.uuid4().hex[:6]}"
     _version, run_id = register_champion(check_settings, name, model)
@@ -435,7 +435,7 @@ def test_with_an_mlflow_server_the_report_link_opens_the_report_in_its_ui(
     import httpx
     from mlflow.tracking import MlflowClient
 
-    from mlops_guard.drift import drift_check_flow
+    from mlops_guard.integrations.prefect import drift_check_flow
     from tests.alerts._helpers import free_port
     from tests.alerts._servers import run_server
 

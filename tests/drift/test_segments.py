@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from mlops_guard.demo import make_dataset
-from mlops_guard.drift import build_profile, detect_drift, drift_check_segments, split_segments
+from mlops_guard.drift import build_profile, detect_drift, split_segments
 from mlops_guard.errors import SchemaError
+from mlops_guard.integrations.prefect import drift_check_segments
 
 
 def test_segments_run_on_a_local_dask_cluster(prefect_server: str) -> None:

@@ -8,7 +8,8 @@ from collections.abc import Callable
 import pytest
 
 from mlops_guard.errors import AliasConflict
-from mlops_guard.registry import get_champion, history, promote, rollback, rollback_flow
+from mlops_guard.integrations.prefect import rollback_flow
+from mlops_guard.registry import get_champion, history, promote, rollback
 from mlops_guard.registry._lock import lock_backend, lock_name
 from mlops_guard.registry._settings import RegistrySettings
 from mlops_guard.settings import GuardSettings

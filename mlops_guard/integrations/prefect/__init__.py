@@ -1,4 +1,13 @@
-"""Prefect integration: the guard for tasks and flows, events, and artifacts."""
+"""Prefect integration: the guard for tasks and flows, the event sink, artifacts, and the
+flows of the rollback, the scheduled drift check, drift by segment and the canary.
+
+The flows load on first use (``from mlops_guard.integrations.prefect import rollback_flow``).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from mlops_guard.integrations.prefect._artifacts import (
     publish_link,
@@ -7,4 +16,35 @@ from mlops_guard.integrations.prefect._artifacts import (
 )
 from mlops_guard.integrations.prefect._guard import emit_prefect_event, guard
 
-__all__ = ["emit_prefect_event", "guard", "publish_link", "publish_markdown", "publish_table"]
+if TYPE_CHECKING:
+    from mlops_guard.integrations.prefect._canary import canary_flow
+    from mlops_guard.integrations.prefect._drift import drift_check_flow
+    from mlops_guard.integrations.prefect._rollback import ROLLBACK_FLOW_ACTOR, rollback_flow
+    from mlops_guard.integrations.prefect._segments import drift_check_segments
+
+__all__ = [
+    "ROLLBACK_FLOW_ACTOR",
+    "canary_flow",
+    "drift_check_flow",
+    "drift_check_segments",
+    "emit_prefect_event",
+    "guard",
+    "publish_link",
+    "publish_markdown",
+    "publish_table",
+    "rollback_flow",
+]
+
+_LAZY = {
+    "ROLLBACK_FLOW_ACTOR": "_rollback",
+    "rollback_flow": "_rollback",
+    "canary_flow": "_canary",
+    "drift_check_flow": "_drift",
+    "drift_check_segments": "_segments",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

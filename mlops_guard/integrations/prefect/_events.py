@@ -101,6 +101,15 @@ class PrefectEvents:
         run_extra = getattr(get_run_logger(), "extra", None) or {}
         PrefectLogAdapter(_api_logger(), extra=dict(run_extra)).log(level, line)
 
+    def artifact(self, kind: str, key: str, content: Any, description: str | None) -> bool:
+        from mlops_guard.integrations.prefect import _artifacts
+
+        if kind == "table":
+            return _artifacts.publish_table(key, content, description)
+        if kind == "markdown":
+            return _artifacts.publish_markdown(key, content, description)
+        return _artifacts.publish_link(key, content, description)
+
 
 _logger: logging.Logger | None = None
 

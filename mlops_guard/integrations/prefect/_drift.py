@@ -111,20 +111,13 @@ def _attach(result: DriftCheckResult, settings: GuardSettings, run_id: str | Non
             f"Evidently report (HTML file on the host that ran the check): `{result.html}`{where}"
         )
     key = result.model.lower().replace("_", "-")
-    try:
-        from prefect.artifacts import create_link_artifact, create_markdown_artifact
+    from mlops_guard._events import publish_link, publish_markdown
 
-        create_markdown_artifact(markdown=_summary(result, report_line), key=f"drift-summary-{key}")
-        if link is not None:
-            create_link_artifact(
-                link=link,
-                link_text="Evidently drift report (MLflow)",
-                key=f"drift-report-{key}",
-                description=f"drift share {result.report.drift_share:.2f}",
-            )
-    except Exception as exc:  # noqa: BLE001 - observability never breaks the job
-        get_metrics().sink_failures_total.labels(sink="prefect_artifacts").inc()
-        log.warning("drift report artifact not created (%s: %s)", type(exc).__name__, exc)
+    publish_markdown(f"drift-summary-{key}", _summary(result, report_line))
+    if link is not None:
+        publish_link(
+            f"drift-report-{key}", link, description=f"drift share {result.report.drift_share:.2f}"
+        )
 
 
 @flow(name="mlops-guard-drift-check", log_prints=False, validate_parameters=False)

@@ -5,8 +5,6 @@ Imported lazily by :mod:`mlops_guard.registry` (it imports Prefect).
 
 from __future__ import annotations
 
-import logging
-import re
 from typing import Any
 
 from prefect import flow
@@ -15,33 +13,9 @@ from mlops_guard.errors import AliasConflict
 from mlops_guard.registry._aliases import history, rollback
 from mlops_guard.registry._history import AliasEvent
 
-__all__ = ["ROLLBACK_FLOW_ACTOR", "artifact_key", "publish_table", "rollback_flow"]
+__all__ = ["ROLLBACK_FLOW_ACTOR", "rollback_flow"]
 
 ROLLBACK_FLOW_ACTOR = "prefect:rollback_flow"
-_log = logging.getLogger("mlops_guard.registry")
-
-
-def artifact_key(prefix: str, model: str) -> str:
-    """A Prefect artifact key (lowercase letters, digits and dashes only)."""
-    return re.sub(r"[^a-z0-9-]+", "-", f"{prefix}-{model}".lower()).strip("-")
-
-
-def publish_table(key: str, rows: list[dict[str, Any]], description: str) -> None:
-    """A Prefect table artifact inside a flow or task run (a no-op elsewhere), best-effort:
-    observability never fails the flow."""
-    try:
-        from prefect.artifacts import create_table_artifact
-        from prefect.context import FlowRunContext, TaskRunContext
-
-        if FlowRunContext.get() is None and TaskRunContext.get() is None:
-            # Outside a run, Prefect would start an ephemeral server just for this artifact.
-            return
-        create_table_artifact(rows, key=key, description=description)
-    except Exception as exc:  # noqa: BLE001 - an artifact is a report, not the decision
-        from mlops_guard.metrics import get_metrics
-
-        get_metrics().sink_failures_total.labels(sink="prefect_artifact").inc()
-        _log.warning("Prefect artifact %s not created (%s)", key, exc)
 
 
 @flow(name="rollback", log_prints=False, validate_parameters=True)
@@ -87,5 +61,7 @@ def rollback_flow(
             raise
         event = moves[-1]
     row = {"status": status, **event.to_dict()}
-    publish_table(artifact_key("rollback", model), [row], f"Rollback of {model}: {status}")
+    from mlops_guard._events import publish_table
+
+    publish_table(f"rollback-{model}", [row], f"Rollback of {model}: {status}")
     return {"status": status, "event": event.to_dict()}
