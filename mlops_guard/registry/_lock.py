@@ -6,20 +6,18 @@ the version the decision was made on, and moves, all while holding this lock:
 * **file** (the embedded default): a :class:`filelock.FileLock` in ``<workdir>/locks/``; it
   serialises every process that shares the working directory (and so the default SQLite store);
 * **prefect**: a Prefect global concurrency limit of 1 slot, kept by the Prefect server, for
-  processes on several hosts that share a tracking server and a Prefect API. A holder that dies
-  frees the slot when its lease runs out.
+  processes on several hosts that share a tracking server and a Prefect API (the lock of the
+  Prefect integration's sink). A holder that dies frees the slot when its lease runs out.
 
 ``auto`` picks prefect when a Prefect API URL is configured (``PREFECT_API_URL``), else file.
 """
 
 from __future__ import annotations
 
-import os
 import re
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from mlops_guard.errors import RegistryUnavailable
 from mlops_guard.registry._settings import RegistrySettings
@@ -35,17 +33,13 @@ def lock_name(model: str) -> str:
     return "mlops-guard-registry-" + re.sub(r"[^A-Za-z0-9_.-]", "_", model)
 
 
-def _prefect_api_url() -> str | None:
-    url = os.environ.get("PREFECT_API_URL")
-    if url:
-        return url
-    if "prefect.settings" in sys.modules:
-        # Profiles and test harnesses set it without the environment variable; only ask when
-        # Prefect is loaded already (importing it costs more than a second).
-        from prefect.settings import PREFECT_API_URL
+def _orchestrator_lock(name: str) -> Any:
+    """The sink of the orchestrator ``name`` when it offers a lock and has an API to keep it."""
+    from mlops_guard._events import sinks
 
-        value = PREFECT_API_URL.value()
-        return str(value) if value else None
+    for sink in sinks():
+        if getattr(sink, "orchestrator", None) == name and hasattr(sink, "lock"):
+            return sink
     return None
 
 
@@ -53,7 +47,8 @@ def lock_backend(config: RegistrySettings) -> str:
     """The backend in force: 'file' or 'prefect'."""
     if config.lock_backend != "auto":
         return config.lock_backend
-    return "prefect" if _prefect_api_url() else "file"
+    sink = _orchestrator_lock("prefect")
+    return "prefect" if sink is not None and sink.api_url() else "file"
 
 
 @contextmanager
@@ -68,7 +63,17 @@ def alias_lock(
     config = config or RegistrySettings()
     backend = lock_backend(config)
     if backend == "prefect":
-        with _prefect_lock(model, config):
+        sink = _orchestrator_lock("prefect")
+        if sink is None:
+            raise RegistryUnavailable(
+                "the alias lock backend is prefect, but Prefect is not installed here",
+                hint="install mlops-guard[prefect] or set MLOPS_GUARD_REGISTRY_LOCK_BACKEND=file",
+            )
+        with sink.lock(
+            lock_name(model),
+            timeout_seconds=config.lock_timeout_seconds,
+            lease_seconds=config.lock_lease_seconds,
+        ):
             yield backend
     else:
         with _file_lock(model, settings, config):
@@ -102,46 +107,3 @@ def _file_lock(model: str, settings: GuardSettings, config: RegistrySettings) ->
         yield
     finally:
         lock.release()
-
-
-@contextmanager
-def _prefect_lock(model: str, config: RegistrySettings) -> Iterator[None]:
-    from prefect.client.orchestration import get_client
-    from prefect.concurrency.sync import concurrency
-
-    name = lock_name(model)
-    try:
-        with get_client(sync_client=True) as client:
-            # A limit that does not exist would make `concurrency` a silent no-op.
-            client.upsert_global_concurrency_limit_by_name(name, limit=1)
-    except Exception as exc:  # httpx, Prefect API errors: no lock
-        raise RegistryUnavailable(
-            f"Prefect API at {_prefect_api_url()} could not create the alias lock {name!r} "
-            f"({type(exc).__name__})",
-            hint="start the Prefect server or unset PREFECT_API_URL to use the file lock; "
-            "nothing was changed",
-        ) from exc
-    try:
-        cm = concurrency(
-            name,
-            occupy=1,
-            timeout_seconds=config.lock_timeout_seconds,
-            lease_duration=config.lock_lease_seconds,
-            strict=True,
-        )
-        cm.__enter__()
-    except TimeoutError as exc:
-        raise RegistryUnavailable(
-            f"Prefect concurrency limit {name!r} still held after "
-            f"{config.lock_timeout_seconds:g} s",
-            hint="another process is moving aliases of this model; retry later",
-        ) from exc
-    except Exception as exc:  # acquisition failed: nothing moved
-        raise RegistryUnavailable(
-            f"Prefect concurrency limit {name!r} could not be acquired ({type(exc).__name__})",
-            hint="check the Prefect server, or set MLOPS_GUARD_REGISTRY_LOCK_BACKEND=file",
-        ) from exc
-    try:
-        yield
-    finally:
-        cm.__exit__(None, None, None)

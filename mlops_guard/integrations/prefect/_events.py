@@ -5,22 +5,14 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from mlops_guard._events import GuardEvent
 
-__all__ = ["PrefectEvents", "prefect_api_configured"]
-
-
-def prefect_api_configured() -> bool:
-    """True when a Prefect API URL is set; never imports Prefect when nothing points at one."""
-    if "prefect" not in sys.modules and not os.environ.get("PREFECT_API_URL"):
-        return False
-    from prefect.settings import get_current_settings
-
-    return bool(get_current_settings().api.url)
+__all__ = ["PrefectEvents"]
 
 
 class PrefectEvents:
@@ -28,6 +20,7 @@ class PrefectEvents:
     related resource so the event shows on the run's page."""
 
     name = "prefect_events"
+    orchestrator = "prefect"
 
     def __init__(self) -> None:
         # The entry point loads this class; without Prefect installed it is left out. Found,
@@ -40,7 +33,7 @@ class PrefectEvents:
     def ready(self, payload: Mapping[str, Any]) -> bool:
         # Without an API URL, emit_event would start an ephemeral server (tens of seconds) to
         # send to; inside a flow or task run that server is already up, so send there.
-        return prefect_api_configured() or bool(payload.get("flow_run_id"))
+        return self.api_url() is not None or bool(payload.get("flow_run_id"))
 
     def send(self, event: GuardEvent) -> bool:
         from prefect.events import emit_event
@@ -100,6 +93,63 @@ class PrefectEvents:
         # log file already has them).
         run_extra = getattr(get_run_logger(), "extra", None) or {}
         PrefectLogAdapter(_api_logger(), extra=dict(run_extra)).log(level, line)
+
+    def api_url(self) -> str | None:
+        """The Prefect API this process talks to, without importing Prefect when nothing
+        loaded it (profiles and test harnesses set it without the environment variable)."""
+        url = os.environ.get("PREFECT_API_URL")
+        if url:
+            return url
+        if "prefect.settings" in sys.modules:
+            from prefect.settings import PREFECT_API_URL
+
+            value = PREFECT_API_URL.value()
+            return str(value) if value else None
+        return None
+
+    @contextmanager
+    def lock(self, name: str, *, timeout_seconds: float, lease_seconds: float) -> Iterator[None]:
+        """A global concurrency limit of one slot named ``name``, kept by the Prefect server;
+        :class:`RegistryUnavailable` when it cannot be had (nothing was moved)."""
+        from prefect.client.orchestration import get_client
+        from prefect.concurrency.sync import concurrency
+
+        from mlops_guard.errors import RegistryUnavailable
+
+        try:
+            with get_client(sync_client=True) as client:
+                # A limit that does not exist would make `concurrency` a silent no-op.
+                client.upsert_global_concurrency_limit_by_name(name, limit=1)
+        except Exception as exc:  # httpx, Prefect API errors: no lock
+            raise RegistryUnavailable(
+                f"Prefect API at {self.api_url()} could not create the alias lock {name!r} "
+                f"({type(exc).__name__})",
+                hint="start the Prefect server or unset PREFECT_API_URL to use the file lock; "
+                "nothing was changed",
+            ) from exc
+        try:
+            cm = concurrency(
+                name,
+                occupy=1,
+                timeout_seconds=timeout_seconds,
+                lease_duration=lease_seconds,
+                strict=True,
+            )
+            cm.__enter__()
+        except TimeoutError as exc:
+            raise RegistryUnavailable(
+                f"Prefect concurrency limit {name!r} still held after {timeout_seconds:g} s",
+                hint="another process is moving aliases of this model; retry later",
+            ) from exc
+        except Exception as exc:  # acquisition failed: nothing moved
+            raise RegistryUnavailable(
+                f"Prefect concurrency limit {name!r} could not be acquired ({type(exc).__name__})",
+                hint="check the Prefect server, or set MLOPS_GUARD_REGISTRY_LOCK_BACKEND=file",
+            ) from exc
+        try:
+            yield
+        finally:
+            cm.__exit__(None, None, None)
 
     def artifact(self, kind: str, key: str, content: Any, description: str | None) -> bool:
         from mlops_guard.integrations.prefect import _artifacts
