@@ -37,21 +37,10 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
 
 
 def _alerts_settings(args: argparse.Namespace) -> Any:
-    from pydantic import ValidationError
-
     from mlops_guard.alerts._settings import AlertsSettings
-    from mlops_guard.errors import ConfigError
 
     overrides = {"store": args.store} if args.store else {}
-    try:
-        return AlertsSettings(**overrides)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(part) for part in first["loc"]) or "settings"
-        raise ConfigError(
-            f"setting {field} = {first.get('input')!r} is invalid: {first['msg']}",
-            hint=f"fix MLOPS_GUARD_ALERTS_{field.upper()} or the matching option",
-        ) from exc
+    return AlertsSettings(**overrides)
 
 
 class _ConsoleHandler(logging.StreamHandler):  # type: ignore[type-arg]
