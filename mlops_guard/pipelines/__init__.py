@@ -6,8 +6,9 @@ Prefect, MLflow or scikit-learn.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from mlops_guard._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from mlops_guard.pipelines._inference import ScoringResult, inference_flow, score_frame
@@ -35,7 +36,4 @@ _WHERE = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _WHERE:
-        return getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__, __dir__ = lazy_exports(__name__, _WHERE)

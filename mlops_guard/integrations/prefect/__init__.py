@@ -6,9 +6,9 @@ The flows load on first use (``from mlops_guard.integrations.prefect import roll
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from mlops_guard._lazy import lazy_exports
 from mlops_guard.integrations.prefect._artifacts import (
     publish_link,
     publish_markdown,
@@ -35,16 +35,13 @@ __all__ = [
     "rollback_flow",
 ]
 
-_LAZY = {
-    "ROLLBACK_FLOW_ACTOR": "_rollback",
-    "rollback_flow": "_rollback",
-    "canary_flow": "_canary",
-    "drift_check_flow": "_drift",
-    "drift_check_segments": "_segments",
-}
-
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "ROLLBACK_FLOW_ACTOR": "_rollback",
+        "rollback_flow": "_rollback",
+        "canary_flow": "_canary",
+        "drift_check_flow": "_drift",
+        "drift_check_segments": "_segments",
+    },
+)
