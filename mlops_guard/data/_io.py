@@ -283,18 +283,26 @@ def iter_batches(
 
 
 def write_table(df: pd.DataFrame, path: str | Path) -> Path:
-    """Write a DataFrame as CSV or Parquet (by extension), atomically (temp file, then rename)."""
+    """Write a DataFrame as CSV or Parquet (by extension), atomically (temp file, then rename).
+
+    A write that fails (a full disk, a column Parquet cannot store) leaves neither the file nor
+    its temporary file behind.
+    """
     path = Path(path)
     fmt = data_format(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
-    if fmt == "parquet":
-        df.to_parquet(tmp, index=False)
-    elif path.name.lower().endswith(".gz"):
-        df.to_csv(tmp, index=False, compression="gzip")
-    else:
-        df.to_csv(tmp, index=False)
-    tmp.replace(path)
+    try:
+        if fmt == "parquet":
+            df.to_parquet(tmp, index=False)
+        elif path.name.lower().endswith(".gz"):
+            df.to_csv(tmp, index=False, compression="gzip")
+        else:
+            df.to_csv(tmp, index=False)
+        tmp.replace(path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     return path
 
 

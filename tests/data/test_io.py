@@ -178,3 +178,16 @@ def test_fingerprint_tells_nested_cells_from_their_text() -> None:
     assert fingerprint(pd.DataFrame({"c": [long_a]})) != fingerprint(pd.DataFrame({"c": [long_b]}))
     sets = pd.DataFrame({"c": [{"b", "a"}, frozenset({"z"})]})
     assert fingerprint(sets) == fingerprint(pd.DataFrame({"c": [{"a", "b"}, frozenset({"z"})]}))
+
+
+class _Unwritable:
+    def __str__(self) -> str:
+        raise RuntimeError("this cell cannot be written")
+
+
+def test_a_failed_write_leaves_no_temporary_file(tmp_path: Path) -> None:
+    # The CSV writer has opened its file when the third cell fails.
+    frame = pd.DataFrame({"x": ["a", "b", _Unwritable()]})
+    with pytest.raises(RuntimeError, match="cannot be written"):
+        write_table(frame, tmp_path / "out.csv")
+    assert list(tmp_path.iterdir()) == []
