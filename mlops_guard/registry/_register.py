@@ -794,6 +794,7 @@ def register_model(
     from mlops_guard.contract._model import TASKS, infer_contract
     from mlops_guard.contract._predictor import Predictor
     from mlops_guard.contract._store import save_contract
+    from mlops_guard.data import read_table
     from mlops_guard.quality import save_reference_quality
 
     settings = _settings(settings)
@@ -816,33 +817,10 @@ def register_model(
         directory = _download(source, client, tmp)
         signature = _signature_features(_mlmodel(directory, uri))
         _features_agree(features, signature, roles)
-        frame: pd.DataFrame | None = None
         where = str(reference) if reference is not None else "the reference data"
-        if reference is not None:
-            from mlops_guard.data import read_table
-
-            frame = read_table(reference).reset_index(drop=True)
-            # The data is checked before the model is loaded: a wrong label or a missing
-            # column is reported without waiting for (or warnings from) the model's load.
-            infer_contract(
-                label=label,
-                task=task,
-                reference=frame,
-                features=features,
-                signature_features=signature,
-                id_column=id_column,
-                timestamp_column=timestamp_column,
-                positive_class=positive_class,
-                source=where,
-            )
-        raw, proba, predict, model_classes = _load(directory)
-        if task == "regression" and model_classes is not None:
-            raise ContractError(
-                f"model {uri!r} is a classifier (classes {list(model_classes)[:5]}), but the "
-                "task is regression",
-                hint="pass --task binary or --task multiclass",
-            )
-        contract = infer_contract(
+        frame = None if reference is None else read_table(reference).reset_index(drop=True)
+        contract_from = functools.partial(
+            infer_contract,
             label=label,
             task=task,
             reference=frame,
@@ -851,11 +829,22 @@ def register_model(
             id_column=id_column,
             timestamp_column=timestamp_column,
             positive_class=positive_class,
-            # The model's own classes, when it knows them: a reference may lack a rare class,
-            # and the probability columns follow the model's classes.
-            classes=None if task == "regression" else _listed(model_classes),
             source=where,
         )
+        if frame is not None:
+            # The data is checked before the model is loaded: a wrong label or a missing
+            # column is reported without waiting for (or warnings from) the model's load.
+            contract_from()
+        raw, proba, predict, model_classes = _load(directory)
+        if task == "regression" and model_classes is not None:
+            raise ContractError(
+                f"model {uri!r} is a classifier (classes {list(model_classes)[:5]}), but the "
+                "task is regression",
+                hint="pass --task binary or --task multiclass",
+            )
+        # The model's own classes, when it knows them: a reference may lack a rare class, and
+        # the probability columns follow the model's classes.
+        contract = contract_from(classes=None if task == "regression" else _listed(model_classes))
         found: _Reference | None = None
         if frame is not None:
             contract.check_labels(frame[label], source=where)
