@@ -16,7 +16,7 @@ follows the judge's rule for every metric: a failure needs the interval on the b
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from mlops_guard.canary._judge import JudgeConfig, MetricResult, MetricSpec, _is_bad, _size
 
@@ -59,20 +59,23 @@ class LabelledRows:
         )
 
 
+def _fields(name: str, spec: MetricSpec, n_x: int, n_y: int) -> dict[str, Any]:
+    """What every labelled metric's result says of the metric and its samples."""
+    return {
+        "name": name,
+        "kind": spec.kind,
+        "test": "mover_interval",
+        "critical": spec.critical,
+        "weight": spec.weight,
+        "bad": spec.bad,
+        "tolerance": spec.tolerance,
+        "baseline_n": n_x,
+        "canary_n": n_y,
+    }
+
+
 def _inconclusive(name: str, spec: MetricSpec, n_x: int, n_y: int, reason: str) -> MetricResult:
-    return MetricResult(
-        name=name,
-        kind=spec.kind,
-        test="mover_interval",
-        outcome="inconclusive",
-        reason=reason,
-        critical=spec.critical,
-        weight=spec.weight,
-        bad=spec.bad,
-        tolerance=spec.tolerance,
-        baseline_n=n_x,
-        canary_n=n_y,
-    )
+    return MetricResult(**_fields(name, spec, n_x, n_y), outcome="inconclusive", reason=reason)
 
 
 def judge_labelled(
@@ -142,17 +145,9 @@ def judge_labelled(
             reason = f"no significant bad change ({change:+.4g}, {interval})"
         results.append(
             MetricResult(
-                name=name,
-                kind=spec.kind,
-                test="mover_interval",
+                **_fields(name, spec, n_x, n_y),
                 outcome="fail" if failed else "pass",
                 reason=reason,
-                critical=spec.critical,
-                weight=spec.weight,
-                bad=spec.bad,
-                tolerance=spec.tolerance,
-                baseline_n=n_x,
-                canary_n=n_y,
                 baseline_center=found.reference,
                 canary_center=found.current,
                 effect=change,
