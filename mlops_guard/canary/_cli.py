@@ -136,11 +136,18 @@ def _print_human(verdict: CanaryVerdict) -> None:
     # Metric names come from the samples files: control characters are shown, not obeyed.
     for reason in verdict.reasons:
         out.print(f"  {printable(reason)}", markup=False)
-    for metric in verdict.metrics:
+    _print_metrics(out, verdict.metrics, name_width=20)
+
+
+def _print_metrics(out: Any, metrics: Any, *, name_width: int) -> None:
+    """One line per metric: name, outcome, test, whether critical, and the reason."""
+    from mlops_guard._console import printable
+
+    for metric in metrics:
         flag = " critical" if metric.critical else ""
         out.print(
-            f"  {printable(metric.name):<20} {metric.outcome:<12} {metric.test:<18}{flag}: "
-            f"{printable(metric.reason)}",
+            f"  {printable(metric.name):<{name_width}} {metric.outcome:<12} "
+            f"{metric.test:<18}{flag}: {printable(metric.reason)}",
             markup=False,
             soft_wrap=True,
         )
@@ -193,14 +200,7 @@ def _print_report(report: CanaryReport) -> None:
             f"{step.rows_challenger:,} challenger)",
             markup=False,
         )
-        for metric in verdict.metrics:
-            flag = " critical" if metric.critical else ""
-            out.print(
-                f"  {metric.name:<16} {metric.outcome:<12} {metric.test:<18}{flag}: "
-                f"{metric.reason}",
-                markup=False,
-                soft_wrap=True,
-            )
+        _print_metrics(out, verdict.metrics, name_width=16)
 
 
 def _run(args: argparse.Namespace) -> int:
