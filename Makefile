@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	# torch 2.13.0 (CPU) comes from the local wheel on these machines; it is only for the
 	# PyTorch example test of the checkpoint monitor.
-	$(BIN)/python -m pip install --quiet -e ".[test,torch]"
+	$(BIN)/python -m pip install --quiet -e ".[prefect,dask,test,torch]"
 	touch $(STAMP)
 
 ## Run the whole guarded-pipeline story on embedded defaults (SQLite MLflow, local Prefect).
