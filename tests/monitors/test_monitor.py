@@ -139,7 +139,17 @@ def test_save_ten_times_slower_is_flagged_while_it_runs(
 ) -> None:
     alerts = Alerts()
     save = 0.03
-    mon = make_monitor(settings, metrics, alerts, slow_save_factor=3.0, warmup_saves=1)
+    # This test is about slow saves: the stall limits sit far above any scheduling hiccup of a
+    # loaded machine (heartbeat 1 s, save 1.8 s), so only the slow save can alert.
+    mon = make_monitor(
+        settings,
+        metrics,
+        alerts,
+        slow_save_factor=3.0,
+        warmup_saves=1,
+        stall_factor=100.0,
+        save_stall_factor=60.0,
+    )
     with mon:
         for step in range(6):
             run_steps(mon, 3)
@@ -166,7 +176,7 @@ def test_save_ten_times_slower_is_flagged_while_it_runs(
     assert status.slow_saves == 1
     assert status.checkpoints == 7
     assert status.save_bytes_total == 7000
-    assert status.stalls == 0, "slow is not hung (save_stall_factor 20)"
+    assert status.stalls == 0, "slow is not hung"
     assert metrics.sample("mlops_guard_checkpoint_slow_saves_total", labels()) == 1.0
     assert metrics.sample("mlops_guard_checkpoint_save_seconds_count", labels()) == 7.0
     assert "training.slow_save" in [e["event"] for e in read_runlog(settings.runlog_path)]
