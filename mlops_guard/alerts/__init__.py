@@ -28,17 +28,14 @@ from typing import TYPE_CHECKING
 from mlops_guard._lazy import lazy_exports
 
 if TYPE_CHECKING:
+    from mlops_guard.alerts._modes import RollbackModeSpec, mode_names, rollback_mode
     from mlops_guard.alerts._payload import Alert, AlertStatus, WebhookPayload
     from mlops_guard.alerts._processor import (
-        ROLLBACK_EVENT,
         ActionHandler,
         ActionOutcome,
         AlertProcessor,
-        deployment_rollback_handler,
-        event_rollback_handler,
         incident_key,
         registry_rollback_handler,
-        rollback_event,
     )
     from mlops_guard.alerts._receiver import WEBHOOK_PATH, create_app, default_handler, serve
     from mlops_guard.alerts._settings import AlertsSettings, RollbackMode
@@ -60,12 +57,12 @@ __all__ = [
     "ActionOutcome",
     "AlertProcessor",
     "default_handler",
-    "deployment_rollback_handler",
-    "event_rollback_handler",
     "incident_key",
     "registry_rollback_handler",
-    "rollback_event",
-    "ROLLBACK_EVENT",
+    # Rollback modes (integrations add theirs)
+    "RollbackModeSpec",
+    "mode_names",
+    "rollback_mode",
     # Payload and settings
     "Alert",
     "AlertStatus",
@@ -81,15 +78,14 @@ __getattr__, __dir__ = lazy_exports(
         "Alert": "_payload",
         "AlertStatus": "_payload",
         "WebhookPayload": "_payload",
-        "ROLLBACK_EVENT": "_processor",
         "ActionHandler": "_processor",
         "ActionOutcome": "_processor",
         "AlertProcessor": "_processor",
-        "deployment_rollback_handler": "_processor",
-        "event_rollback_handler": "_processor",
         "incident_key": "_processor",
         "registry_rollback_handler": "_processor",
-        "rollback_event": "_processor",
+        "RollbackModeSpec": "_modes",
+        "mode_names": "_modes",
+        "rollback_mode": "_modes",
         "WEBHOOK_PATH": "_receiver",
         "create_app": "_receiver",
         "default_handler": "_receiver",
