@@ -20,6 +20,8 @@ def get_provider_info() -> dict[str, Any]:
         "labelled quality, canary releases, promotion and rollback in the MLflow registry, "
         "and every task recorded as a guarded stage (run log and Prometheus metrics).",
         "versions": [__version__],
+        # The plugin carrying the listener registers through the airflow.plugins entry point
+        # (listing it here too would load it twice).
         "integrations": [
             {"integration-name": "mlops-guard", "tags": ["software"]},
         ],
@@ -27,12 +29,6 @@ def get_provider_info() -> dict[str, Any]:
             {
                 "integration-name": "mlops-guard",
                 "python-modules": ["mlops_guard.integrations.airflow._operators"],
-            }
-        ],
-        "plugins": [
-            {
-                "name": "mlops_guard",
-                "plugin-class": "mlops_guard.integrations.airflow._plugin.MlopsGuardPlugin",
             }
         ],
     }
