@@ -4,7 +4,9 @@ lines in and out.
 The concerns (validation, registry, drift, monitors) describe an event as a :class:`GuardEvent`
 and call :func:`emit`; reports go out as artifacts (:func:`publish_table`,
 :func:`publish_markdown`, :func:`publish_link`); the run log asks :func:`run_context` for the
-orchestrator's run ids and hands each line to :func:`forward_log`. Each orchestrator
+orchestrator's run ids and hands each line to :func:`forward_log`; the pipelines run their
+stages and themselves as the orchestrator's tasks and flows through :func:`as_task` and
+:func:`as_flow` (plain calls where no orchestrator offers them). Each orchestrator
 integration provides an :class:`EventSink` through the ``mlops_guard.event_sinks`` entry point
 (Prefect's ships with the package); a sink whose orchestrator is not installed, or not
 reachable without side effects, is skipped. Nothing here imports an orchestrator, and a sink
@@ -15,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -26,11 +28,14 @@ __all__ = [
     "ENTRY_POINT_GROUP",
     "EventSink",
     "GuardEvent",
+    "as_flow",
+    "as_task",
     "emit",
     "forward_log",
     "publish_link",
     "publish_markdown",
     "publish_table",
+    "quiet_consoles",
     "register_sink",
     "run_context",
     "sinks",
@@ -83,6 +88,25 @@ class EventSink(Protocol):
         ...
 
 
+class RunsAsOrchestrator(Protocol):
+    """What a sink may also implement to run the pipelines as its orchestrator's flows and
+    tasks (Prefect's does; a sink without these methods only receives events)."""
+
+    def task(self, name: str, fn: Callable[..., Any]) -> Callable[..., Any] | None:
+        """``fn`` as the orchestrator's task named ``name`` when called inside one of its
+        runs, else None (the stage then runs as a plain call)."""
+        ...
+
+    def flow(self, name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+        """``fn`` as the orchestrator's flow (or DAG-less run) named ``name``."""
+        ...
+
+    def quiet_console(self) -> None:
+        """Keep the orchestrator's console output (run log lines, tracebacks) out of a
+        command's own; its logs still reach the orchestrator."""
+        ...
+
+
 _lock = threading.Lock()
 _registered: list[EventSink] = []
 _discovered = False
@@ -129,6 +153,41 @@ def emit(event: GuardEvent, *, metrics: GuardMetrics | None = None) -> bool:
                 "event %s not sent to %s (%s: %s)", event.event, sink.name, type(exc).__name__, exc
             )
     return sent
+
+
+def as_task(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``fn`` as the first sink's task when a run of its orchestrator is in progress here,
+    else ``fn`` itself. A sink that fails to wrap is logged; the stage then runs plainly."""
+    for sink in sinks():
+        hook = getattr(sink, "task", None)
+        if hook is None:
+            continue
+        try:
+            task: Callable[..., Any] | None = hook(name, fn)
+        except Exception as exc:  # noqa: BLE001 - running the stage matters more than its UI
+            _log.warning("stage %s not run as a %s task (%s)", name, sink.name, exc)
+            continue
+        if task is not None:
+            return task
+    return fn
+
+
+def as_flow(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``fn`` as the first orchestrator's flow named ``name``; ``fn`` itself without one."""
+    for sink in sinks():
+        hook = getattr(sink, "flow", None)
+        if hook is not None:
+            flow: Callable[..., Any] = hook(name, fn)
+            return flow
+    return fn
+
+
+def quiet_consoles() -> None:
+    """Ask every sink that can to keep its orchestrator's console output quiet."""
+    for sink in sinks():
+        hook = getattr(sink, "quiet_console", None)
+        if hook is not None:
+            hook()
 
 
 def run_context() -> dict[str, Any]:

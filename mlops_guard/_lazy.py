@@ -18,13 +18,15 @@ def lazy_exports(
     package: str, exports: Mapping[str, str]
 ) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
     """``__getattr__`` and ``__dir__`` for a package whose ``exports`` map a public name to the
-    private module (relative to the package, e.g. ``"_gate"``) that defines it."""
+    private module that defines it: relative to the package (``"_gate"``), or absolute for a
+    name an integration defines (``"mlops_guard.integrations.prefect._pipelines"``)."""
 
     def getattr_(name: str) -> Any:
         module = exports.get(name)
         if module is None:
             raise AttributeError(f"module {package!r} has no attribute {name!r}")
-        value = getattr(importlib.import_module(f"{package}.{module}"), name)
+        where = module if module.startswith("mlops_guard.") else f"{package}.{module}"
+        value = getattr(importlib.import_module(where), name)
         globals_of_package = importlib.import_module(package).__dict__
         globals_of_package[name] = value  # later look-ups skip this function
         return value

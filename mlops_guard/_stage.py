@@ -2,8 +2,9 @@
 
 :class:`StageRecorder` logs ``stage.started`` / ``stage.completed`` / ``stage.failed`` to the run
 log, observes ``mlops_guard_stage_duration_seconds``, counts ``mlops_guard_stage_failures_total``,
-flushes the metrics sink and hands an event to an optional emitter (Prefect's, from
-:mod:`mlops_guard.integrations.prefect`; an Airflow adapter would pass its own).
+flushes the metrics sink and hands an event to an optional emitter (:func:`emit_stage_event`
+sends it to the orchestrators' sinks). :func:`stage` makes a pipeline step a recorded stage that
+runs as the orchestrator's task inside one of its runs, and as a plain call everywhere else.
 
 No sink may fail the stage: every observability call is wrapped, logged and counted.
 """
@@ -11,13 +12,14 @@ No sink may fail the stage: every observability call is wrapped, logged and coun
 from __future__ import annotations
 
 import atexit
+import functools
 import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from mlops_guard.runlog import bind, current_context, get_runlog
 from mlops_guard.settings import resolve_settings
@@ -27,7 +29,14 @@ if TYPE_CHECKING:
     from mlops_guard.runlog import RunLog
     from mlops_guard.settings import GuardSettings
 
-__all__ = ["EventEmitter", "StageOutcome", "StageRecorder", "flush_pending"]
+__all__ = [
+    "EventEmitter",
+    "StageOutcome",
+    "StageRecorder",
+    "emit_stage_event",
+    "flush_pending",
+    "stage",
+]
 
 _log = logging.getLogger("mlops_guard.stage")
 
@@ -250,3 +259,66 @@ def flush_pending() -> None:
     Flows call it as they finish, so a batch job's last numbers are exported before it returns.
     """
     _scheduler.flush_all()
+
+
+#: Events about a stage are about the resource ``mlops_guard.stage.<flow>.<stage>``.
+EVENT_RESOURCE_PREFIX = "mlops_guard"
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def emit_stage_event(
+    event: str,
+    payload: Mapping[str, Any],
+    *,
+    resource_id: str | None = None,
+    metrics: GuardMetrics | None = None,
+) -> bool:
+    """Send an event to the orchestrators' sinks (:func:`mlops_guard._events.emit`), best effort.
+
+    The resource is ``mlops_guard.stage.<flow>.<stage>`` for stage events unless ``resource_id``
+    names another one (``mlops_guard.model.churn`` for model events).
+    """
+    from mlops_guard._events import GuardEvent, emit
+
+    rid = resource_id or (
+        f"{EVENT_RESOURCE_PREFIX}.stage.{payload.get('flow')}.{payload.get('stage')}"
+    )
+    return emit(
+        GuardEvent(
+            event=event, resource_id=rid, resource_name=rid.rsplit(".", 1)[-1], payload=payload
+        ),
+        metrics=metrics,
+    )
+
+
+def stage(name: str | None = None, *, model: str | None = None) -> Callable[[F], F]:
+    """Make a pipeline step a guarded stage, with no orchestrator in the code.
+
+    Each call is recorded by a :class:`StageRecorder` (run log, metrics, event). Inside a run
+    of an orchestrator that offers tasks (a Prefect flow run), the call runs as that
+    orchestrator's task of the same name, so it shows in its UI with its own run id; anywhere
+    else (a plain script, an Airflow task, a test) it runs in place.
+
+    >>> @stage("fit")
+    ... def fit(rows: int) -> int:
+    ...     return rows * 2
+    """
+
+    def decorate(fn: F) -> F:
+        stage_name = name or fn.__name__
+
+        @functools.wraps(fn)
+        def recorded(*args: Any, **kwargs: Any) -> Any:
+            with StageRecorder(stage_name, model=model, emit=emit_stage_event):
+                return fn(*args, **kwargs)
+
+        @functools.wraps(fn)
+        def call(*args: Any, **kwargs: Any) -> Any:
+            from mlops_guard._events import as_task
+
+            return as_task(stage_name, recorded)(*args, **kwargs)
+
+        return call  # type: ignore[return-value]
+
+    return decorate

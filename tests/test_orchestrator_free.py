@@ -1,9 +1,8 @@
 """The core imports without Prefect or Airflow: every module outside ``integrations/`` is
 imported in a process where importing either fails, as in an environment without them.
 
-The training and inference pipelines (guarded Prefect tasks) and the demo's story are the
-modules still listed in ``STILL_ON_PREFECT``; the list may only shrink (a module that no longer
-needs Prefect fails the test until it is removed from the list).
+The pipelines and the demo's story included: they run their stages as Prefect tasks only
+through the event sinks' ``task``/``flow`` hooks, which the Prefect integration provides.
 """
 
 from __future__ import annotations
@@ -14,13 +13,6 @@ import subprocess
 import sys
 
 import mlops_guard
-
-STILL_ON_PREFECT = {
-    "mlops_guard.demo._story",
-    "mlops_guard.pipelines._inference",
-    "mlops_guard.pipelines._trainer",
-    "mlops_guard.pipelines._training",
-}
 
 _PROBE = """
 import importlib, importlib.abc, json, sys
@@ -59,7 +51,7 @@ def test_core_modules_import_without_an_orchestrator() -> None:
         check=True,
     )
     failed = json.loads(done.stdout.strip().splitlines()[-1])
-    assert set(failed) == STILL_ON_PREFECT, failed
+    assert failed == {}
 
 
 def test_events_work_without_an_orchestrator() -> None:

@@ -30,10 +30,11 @@ if TYPE_CHECKING:
     from mlops_guard.demo._story import (
         DemoStep,
         DemoSummary,
-        demo_flow,
         prepare_workdir,
         run_demo,
+        tell_story,
     )
+    from mlops_guard.integrations.prefect._pipelines import demo_flow
 
 __all__ = [
     "CATEGORICAL_FEATURES",
@@ -55,6 +56,7 @@ __all__ = [
     "make_dataset",
     "prepare_workdir",
     "run_demo",
+    "tell_story",
     "train_churn",
 ]
 
@@ -77,8 +79,10 @@ _WHERE = {
     ),
     **dict.fromkeys(("CHURN_TRAINER", "TrainingConfig", "build_model", "train_churn"), "_model"),
     **dict.fromkeys(
-        ("DemoStep", "DemoSummary", "demo_flow", "prepare_workdir", "run_demo"), "_story"
+        ("DemoStep", "DemoSummary", "prepare_workdir", "run_demo", "tell_story"), "_story"
     ),
+    # The story as a Prefect flow, defined by the Prefect integration (imports Prefect).
+    "demo_flow": "mlops_guard.integrations.prefect._pipelines",
 }
 
 

@@ -17,13 +17,21 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from prefect import flow
-
 from mlops_guard.errors import ConfigError
 from mlops_guard.runlog import log_event
 from mlops_guard.settings import GuardSettings, use_settings
 
-__all__ = ["DemoStep", "DemoSummary", "demo_flow", "prepare_workdir", "run_demo"]
+__all__ = [
+    "DEMO_FLOW",
+    "DemoStep",
+    "DemoSummary",
+    "prepare_workdir",
+    "run_demo",
+    "tell_story",
+]
+
+#: The name of the demo's run in the orchestrator (its flow in Prefect).
+DEMO_FLOW = "mlops-guard-demo"
 
 _ACTOR = "demo"
 
@@ -198,16 +206,23 @@ def _versions(settings: GuardSettings) -> list[dict[str, Any]]:
     return rows
 
 
-@flow(name="mlops-guard-demo", log_prints=False, validate_parameters=False)
-def demo_flow(workdir: str, on_step: Callable[[DemoStep], None] | None = None) -> DemoSummary:
-    """Run the demo story in WORKDIR (which should be fresh: see :func:`prepare_workdir`)."""
+def tell_story(workdir: str, on_step: Callable[[DemoStep], None] | None = None) -> DemoSummary:
+    """Run the demo story in WORKDIR (which should be fresh: see :func:`prepare_workdir`).
+
+    Training, scoring and the drift checks run as the orchestrator's flows when one is
+    installed (Prefect: subflows of ``mlops-guard-demo``), as plain calls otherwise.
+    """
+    from mlops_guard._events import as_flow
     from mlops_guard.canary import run_canary
-    from mlops_guard.integrations.prefect import drift_check_flow
-    from mlops_guard.pipelines._inference import inference_flow
-    from mlops_guard.pipelines._training import training_flow
+    from mlops_guard.drift._scheduled import DRIFT_CHECK_FLOW, check_champion_drift
+    from mlops_guard.pipelines._inference import INFERENCE_FLOW, run_inference
+    from mlops_guard.pipelines._training import TRAINING_FLOW, run_training
     from mlops_guard.registry import history as registry_history
     from mlops_guard.registry import promote
 
+    train = as_flow(TRAINING_FLOW, run_training)
+    score = as_flow(INFERENCE_FLOW, run_inference)
+    check_drift = as_flow(DRIFT_CHECK_FLOW, check_champion_drift)
     began = time.perf_counter()
     settings = GuardSettings(workdir=Path(workdir))
     steps = _Steps(on_step)
@@ -220,14 +235,14 @@ def demo_flow(workdir: str, on_step: Callable[[DemoStep], None] | None = None) -
         )
         v1 = steps.run(
             "train v1",
-            lambda: training_flow(files["train_v1"], settings=settings),
+            lambda: train(files["train_v1"], settings=settings),
             _trained,
         )
         for i in range(CLEAN_BATCHES):
             steps.run(
                 f"score clean batch {i + 1}",
                 functools.partial(
-                    inference_flow,
+                    score,
                     files[f"batch_clean_{i + 1}"],
                     batch_id=f"clean-{i + 1}",
                     settings=settings,
@@ -236,32 +251,32 @@ def demo_flow(workdir: str, on_step: Callable[[DemoStep], None] | None = None) -
             )
         steps.run(
             "drift check: clean batch",
-            functools.partial(drift_check_flow, batches=1, html=False, settings=settings),
+            functools.partial(check_drift, batches=1, html=False, settings=settings),
             _drift,
             problem=lambda r: r.dataset_drift,
         )
         steps.run(
             "score corrupted batch",
             functools.partial(
-                inference_flow, files["batch_corrupted"], batch_id="corrupted", settings=settings
+                score, files["batch_corrupted"], batch_id="corrupted", settings=settings
             ),
             _scored,
             problem=lambda r: r.rows_quarantined > 0,
         )
         steps.run(
             "score drifted batch",
-            lambda: inference_flow(files["batch_drifted"], batch_id="drifted", settings=settings),
+            lambda: score(files["batch_drifted"], batch_id="drifted", settings=settings),
             _scored,
         )
         drift = steps.run(
             "drift check: drifted batch",
-            functools.partial(drift_check_flow, batches=1, html=True, settings=settings),
+            functools.partial(check_drift, batches=1, html=True, settings=settings),
             _drift,
             problem=lambda r: r.dataset_drift,
         )
         v2 = steps.run(
             "train v2",
-            lambda: training_flow(files["train_v2"], settings=settings),
+            lambda: train(files["train_v2"], settings=settings),
             _trained,
         )
         steps.run(
@@ -272,7 +287,7 @@ def demo_flow(workdir: str, on_step: Callable[[DemoStep], None] | None = None) -
         )
         v3 = steps.run(
             "train v3",
-            functools.partial(training_flow, files["train_v3"], settings=settings),
+            functools.partial(train, files["train_v3"], settings=settings),
             _trained,
         )
         steps.run(
@@ -494,7 +509,10 @@ def _scored(result: Any) -> dict[str, Any]:
 
 
 def run_demo(workdir: Path | None = None) -> DemoSummary:
-    """Prepare a fresh working directory and run :func:`demo_flow` in it."""
+    """Prepare a fresh working directory and tell the story there, as the orchestrator's
+    flow ``mlops-guard-demo`` when one is installed."""
+    from mlops_guard._events import as_flow
+
     path = prepare_workdir(workdir)
-    summary: DemoSummary = demo_flow(str(path))
+    summary: DemoSummary = as_flow(DEMO_FLOW, tell_story)(str(path))
     return summary

@@ -23,9 +23,10 @@ summaries instead of rows, so a million-row check takes about a second.
   error, beyond a minimum effect; :func:`hanley_mcneil_se` when only the reference's row count
   is known. The training run's metrics it reads: :data:`REFERENCE_QUALITY_METRIC`,
   :data:`REFERENCE_QUALITY_SE_METRIC`, :data:`REFERENCE_ROWS_METRIC`.
-* :func:`run_drift_check` (the scheduled check) and :func:`split_segments` (drift by segment).
-  Their Prefect flows, ``drift_check_flow`` and ``drift_check_segments`` (segments in parallel
-  on Dask), live in :mod:`mlops_guard.integrations.prefect`.
+* :func:`run_drift_check` (the check of the latest batches), :func:`check_champion_drift` (the
+  scheduled check: report attached, labelled quality) and :func:`split_segments` (drift by
+  segment). Their Prefect flows, ``drift_check_flow`` and ``drift_check_segments``
+  (segments in parallel on Dask), live in :mod:`mlops_guard.integrations.prefect`.
 
 Every name loads on first use.
 """
@@ -65,6 +66,7 @@ if TYPE_CHECKING:
         load_profile,
         merge,
     )
+    from mlops_guard.drift._scheduled import check_champion_drift
     from mlops_guard.drift._segments import SegmentsResult, split_segments
     from mlops_guard.drift._settings import Correction, DriftSettings
     from mlops_guard.drift._stats import TestName
@@ -98,6 +100,7 @@ __all__ = [
     "ReferenceMethod",
     # scheduled check and scale-out
     "run_drift_check",
+    "check_champion_drift",
     "load_champion_profile",
     "load_champion_reference",
     "ChampionReference",
@@ -111,6 +114,7 @@ __all__ = [
 ]
 
 _LAZY = {
+    "check_champion_drift": "mlops_guard.drift._scheduled",
     **dict.fromkeys(
         (
             "DRIFT_EVENT",

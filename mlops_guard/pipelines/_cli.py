@@ -102,23 +102,17 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _quiet_prefect(verbose: bool) -> None:
-    """Keep Prefect's console output out of the CLI's: one summary, or one error line.
-
-    Prefect's console handler prints every run log line and, when a task raises (bad input
-    included), the traceback; the CLI reports the error itself in one line. Logs still reach
-    the Prefect API and the run log file. ``--verbose`` restores Prefect's console.
-    """
+def _quiet(verbose: bool) -> None:
+    """Keep the orchestrator's and MLflow's console output out of the CLI's: one summary, or
+    one error line (logs still reach the orchestrator and the run log file). ``--verbose``
+    keeps them."""
     if verbose:
         return
     import mlflow  # noqa: F401 - its logging set-up runs on import; quiet it after that
-    from prefect.logging.configuration import setup_logging
 
-    setup_logging()
-    for name in ("", "prefect", "prefect.flow_runs", "prefect.task_runs"):
-        for handler in logging.getLogger(name).handlers:
-            if type(handler).__name__ == "PrefectConsoleHandler":
-                handler.setLevel(logging.CRITICAL + 1)
+    from mlops_guard._events import quiet_consoles
+
+    quiet_consoles()
     for name in ("mlflow", "alembic", "httpx"):
         logging.getLogger(name).setLevel(logging.ERROR)
 
@@ -141,9 +135,10 @@ def _check_data(path: Path) -> None:
 def _train(args: argparse.Namespace) -> int:
     settings = _settings(args)
     _check_data(args.data)
-    _quiet_prefect(args.verbose)
+    _quiet(args.verbose)
     from mlops_guard._console import console, print_json
-    from mlops_guard.pipelines import training_flow
+    from mlops_guard._events import as_flow
+    from mlops_guard.pipelines._training import TRAINING_FLOW, run_training
 
     if args.trainer is None and (args.label or args.task):
         from mlops_guard.errors import UsageError
@@ -157,7 +152,7 @@ def _train(args: argparse.Namespace) -> int:
 
         # A trainer in the user's project, run from its directory, imports as it would there.
         sys.path.insert(0, str(Path.cwd()))
-    result = training_flow(
+    result = as_flow(TRAINING_FLOW, run_training)(
         str(args.data),
         settings=settings,
         trainer=args.trainer,
@@ -184,11 +179,14 @@ def _train(args: argparse.Namespace) -> int:
 def _score(args: argparse.Namespace) -> int:
     settings = _settings(args)
     _check_data(args.data)
-    _quiet_prefect(args.verbose)
+    _quiet(args.verbose)
     from mlops_guard._console import console, print_json
-    from mlops_guard.pipelines import inference_flow
+    from mlops_guard._events import as_flow
+    from mlops_guard.pipelines._inference import INFERENCE_FLOW, run_inference
 
-    result = inference_flow(str(args.data), batch_id=args.batch_id, settings=settings)
+    result = as_flow(INFERENCE_FLOW, run_inference)(
+        str(args.data), batch_id=args.batch_id, settings=settings
+    )
     if args.json:
         print_json(result)
     else:
@@ -214,11 +212,14 @@ def _demo(args: argparse.Namespace) -> int:
         os.environ.setdefault(name, value)
 
     workdir = prepare_workdir(args.workdir)
-    _quiet_prefect(args.verbose)
+    _quiet(args.verbose)
     from mlops_guard._console import print_json
-    from mlops_guard.demo import demo_flow
+    from mlops_guard._events import as_flow
+    from mlops_guard.demo._story import DEMO_FLOW, tell_story
 
-    summary = demo_flow(str(workdir), on_step=None if args.json else _print_step)
+    summary = as_flow(DEMO_FLOW, tell_story)(
+        str(workdir), on_step=None if args.json else _print_step
+    )
     if args.json:
         print_json(summary)
     else:

@@ -21,14 +21,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from prefect import flow
-
 from mlops_guard._events import publish_table
-from mlops_guard.integrations.prefect import guard
+from mlops_guard._stage import stage
 from mlops_guard.pipelines._gate import run_gate
 from mlops_guard.pipelines._mlflow import resolve_alias
 from mlops_guard.runlog import bind, log_event
-from mlops_guard.settings import GuardSettings, use_settings
+from mlops_guard.settings import GuardSettings, resolve_settings, use_settings
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -36,9 +34,9 @@ if TYPE_CHECKING:
     from mlops_guard.contract import ModelContract, Predictor
     from mlops_guard.quality import VersionComparison
 
-__all__ = ["ScoringResult", "inference_flow", "score_frame"]
+__all__ = ["INFERENCE_FLOW", "ScoringResult", "run_inference", "score_frame"]
 
-_FLOW_NAME = "mlops-guard-inference"
+INFERENCE_FLOW = "mlops-guard-inference"
 _log = logging.getLogger("mlops_guard.inference")
 #: Version tag naming the run artifact that holds the version's own validation suite.
 SUITE_TAG = "mlops_guard.suite_artifact"
@@ -65,12 +63,12 @@ class ScoringResult:
     comparison: dict[str, Any] | None = None
 
 
-@guard("resolve_model")
+@stage("resolve_model")
 def resolve_champion(settings: GuardSettings) -> str:
     return resolve_alias(settings, settings.model_name, "champion")
 
 
-@guard("load_model")
+@stage("load_model")
 def load_champion(settings: GuardSettings, version: str) -> Predictor:
     """The pinned version with its contract: every later step uses this one version, even if
     the alias moves while the batch is scored."""
@@ -79,7 +77,7 @@ def load_champion(settings: GuardSettings, version: str) -> Predictor:
     return load_predictor(settings, settings.model_name, version)
 
 
-@guard("load")
+@stage("load")
 def load_batch(data: str, contract: ModelContract) -> pd.DataFrame:
     from mlops_guard.data import read_table
 
@@ -121,7 +119,7 @@ def _ensure(settings: GuardSettings) -> str:
     return str(path)
 
 
-@guard("validate")
+@stage("validate")
 def validate_batch(
     df: pd.DataFrame, source: str, settings: GuardSettings, contract: ModelContract
 ) -> Any:
@@ -132,7 +130,7 @@ def validate_batch(
         df,
         source=source,
         settings=settings,
-        flow=_FLOW_NAME,
+        flow=INFERENCE_FLOW,
         policy=settings.inference_validation_policy,
         artifact_key=f"validation-{settings.model_name}-batch",
         optional_columns=[contract.label],
@@ -164,7 +162,7 @@ class _Scored:
     failed: pd.DataFrame
 
 
-@guard("score")
+@stage("score")
 def score(df: pd.DataFrame, predictor: Predictor, batch_id: str) -> _Scored:
     """Score the rows; rows the model fails on are split off with their reasons."""
     import numpy as np
@@ -195,7 +193,7 @@ def score(df: pd.DataFrame, predictor: Predictor, batch_id: str) -> _Scored:
     return _Scored(scored, failed)
 
 
-@guard("quarantine_unscored")
+@stage("quarantine_unscored")
 def quarantine_unscored_rows(
     failed: pd.DataFrame, version: str, rows_in: int, source: str, settings: GuardSettings
 ) -> str:
@@ -223,7 +221,7 @@ def _previous_version(settings: GuardSettings, version: str) -> str | None:
     return previous if previous and previous != version else None
 
 
-@guard("compare_previous")
+@stage("compare_previous")
 def compare_with_previous(
     scored: pd.DataFrame, predictor: Predictor, settings: GuardSettings
 ) -> VersionComparison | None:
@@ -282,7 +280,7 @@ def compare_with_previous(
     return comparison
 
 
-@guard("write_predictions")
+@stage("write_predictions")
 def write_predictions(
     scored: pd.DataFrame, version: str, batch_id: str, settings: GuardSettings
 ) -> str:
@@ -293,19 +291,20 @@ def write_predictions(
     return str(path)
 
 
-@flow(name=_FLOW_NAME, log_prints=False, validate_parameters=False)
-def inference_flow(
+def run_inference(
     data: str,
     model: str | None = None,
     batch_id: str | None = None,
     settings: GuardSettings | None = None,
 ) -> ScoringResult:
     """Score DATA with ``models:/MODEL@champion`` and write predictions to the workdir."""
-    settings = settings or GuardSettings()
+    settings = resolve_settings(settings)
     if model:
-        settings = settings.model_copy(update={"model_name": model})
+        from mlops_guard.settings import check_model_name
+
+        settings = settings.model_copy(update={"model_name": check_model_name(model)})
     batch_id = batch_id or datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
-    with use_settings(settings), bind(model=settings.model_name):
+    with use_settings(settings), bind(flow=INFERENCE_FLOW, model=settings.model_name):
         version = resolve_champion(settings)
         with bind(model_version=version):
             predictor = load_champion(settings, version)
@@ -430,4 +429,4 @@ def _record(
         predictions_path=result.predictions_path,
         worse_than_previous=None if comparison is None else comparison.worse,
     )
-    MetricsSink(settings, m).flush(flow=_FLOW_NAME)
+    MetricsSink(settings, m).flush(flow=INFERENCE_FLOW)

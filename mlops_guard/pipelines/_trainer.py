@@ -21,8 +21,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mlops_guard._stage import stage
 from mlops_guard.errors import GuardError, UsageError
-from mlops_guard.integrations.prefect import guard
 from mlops_guard.runlog import log_event
 
 if TYPE_CHECKING:
@@ -69,7 +69,7 @@ def load_trainer(spec: str) -> Trainer:
     return fn
 
 
-@guard("split")
+@stage("split")
 def split_frame(
     df: pd.DataFrame, label: str, task: Task, seed: int
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -92,7 +92,7 @@ def split_frame(
     return train, test
 
 
-@guard("fit")
+@stage("fit")
 def fit_with(trainer: Trainer, train: pd.DataFrame, settings: GuardSettings) -> tuple[Any, Any]:
     """The user's fit, and the checkpoint monitor it reported to (None when it takes none).
 
@@ -145,7 +145,7 @@ def _trusted_types(model: Any) -> list[str]:
         return []
 
 
-@guard("log_model")
+@stage("log_model")
 def log_model(
     fitted: Any,
     train: pd.DataFrame,
@@ -198,7 +198,7 @@ def log_model(
     return str(info.model_uri)
 
 
-@guard("register")
+@stage("register")
 def register_trained(
     uri: str,
     test: pd.DataFrame,

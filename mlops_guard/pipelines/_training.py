@@ -1,9 +1,9 @@
 """The training pipeline: load, validate, split, fit the trainer, log to MLflow, register.
 
-The flow is a Prefect flow of guarded tasks around the user's trainer (a callable
-``fit(train_frame) -> model``, see :mod:`mlops_guard.pipelines._trainer`). Its logic lives
-here (not in ``flows/``) so that ``mlops-guard train`` and the demo work from an installed
-package.
+A plain function of guarded stages around the user's trainer (a callable
+``fit(train_frame) -> model``, see :mod:`mlops_guard.pipelines._trainer`), with no
+orchestrator in it: Prefect's integration runs it as the flow ``mlops-guard-training``
+(``training_flow``), an Airflow operator calls it in a task, a script calls it directly.
 """
 
 from __future__ import annotations
@@ -11,12 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from prefect import flow
-
 from mlops_guard._events import publish_table
-from mlops_guard._stage import flush_pending
+from mlops_guard._stage import flush_pending, stage
 from mlops_guard.errors import SchemaError, UsageError
-from mlops_guard.integrations.prefect import guard
 from mlops_guard.pipelines._gate import run_gate
 from mlops_guard.pipelines._mlflow import LINEAGE_PREFIX, code_version, ensure_experiment
 from mlops_guard.pipelines._trainer import VALIDATION_ARTIFACT, Trainer
@@ -27,12 +24,13 @@ if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = [
+    "TRAINING_FLOW",
     "VALIDATION_ARTIFACT",
     "TrainingResult",
-    "training_flow",
+    "run_training",
 ]
 
-_FLOW_NAME = "mlops-guard-training"
+TRAINING_FLOW = "mlops-guard-training"
 
 
 @dataclass
@@ -49,7 +47,7 @@ class TrainingResult:
     artifacts: dict[str, str] = field(default_factory=dict)
 
 
-@guard("load")
+@stage("load")
 def load_training_data(data: str, label: str, features: list[str] | None = None) -> pd.DataFrame:
     from mlops_guard.data import read_table
 
@@ -69,7 +67,7 @@ def load_training_data(data: str, label: str, features: list[str] | None = None)
     return df
 
 
-@guard("validate")
+@stage("validate")
 def validate_training_data(df: pd.DataFrame, source: str, settings: GuardSettings) -> Any:
     """The validation gate before training: a batch the contract rejects is quarantined whole
     and training stops (policy ``fail``, the default), or training goes on with the passing
@@ -78,7 +76,7 @@ def validate_training_data(df: pd.DataFrame, source: str, settings: GuardSetting
         df,
         source=source,
         settings=settings,
-        flow=_FLOW_NAME,
+        flow=TRAINING_FLOW,
         policy=settings.training_validation_policy,
         artifact_key=f"validation-{settings.model_name}",
         on_rejected=lambda rejected: _record_rejected_run(rejected, source, settings),
@@ -130,8 +128,7 @@ def _lineage(df: pd.DataFrame, source: str, suite: str | None) -> dict[str, str]
     return lineage
 
 
-@flow(name=_FLOW_NAME, log_prints=False, validate_parameters=False)
-def training_flow(
+def run_training(
     data: str,
     model: str | None = None,
     settings: GuardSettings | None = None,
@@ -179,7 +176,7 @@ def training_flow(
             f"{label!r}, task {task!r}",
             hint="e.g. mlops-guard train DATA --trainer pkg.mod:fit --label y --task binary",
         )
-    with use_settings(settings), bind(model=settings.model_name):
+    with use_settings(settings), bind(flow=TRAINING_FLOW, model=settings.model_name):
         df = load_training_data(str(data), label, features)
         suite, validation = None, None
         if validate:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -150,6 +150,35 @@ class PrefectEvents:
             yield
         finally:
             cm.__exit__(None, None, None)
+
+    def task(self, name: str, fn: Callable[..., Any]) -> Callable[..., Any] | None:
+        """``fn`` as a Prefect task inside a flow run; None elsewhere (nothing to attach to)."""
+        if "prefect.context" not in sys.modules:
+            return None
+        from prefect.context import FlowRunContext
+
+        if FlowRunContext.get() is None:
+            return None
+        from mlops_guard.integrations.prefect._pipelines import as_prefect_task
+
+        return as_prefect_task(name, fn)
+
+    def flow(self, name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+        from mlops_guard.integrations.prefect._pipelines import as_prefect_flow
+
+        flow: Callable[..., Any] = as_prefect_flow(name, fn)
+        return flow
+
+    def quiet_console(self) -> None:
+        """Silence Prefect's console handler: it prints every run log line and, when a task
+        raises (bad input included), the traceback that a command reports in one line."""
+        from prefect.logging.configuration import setup_logging
+
+        setup_logging()
+        for name in ("", "prefect", "prefect.flow_runs", "prefect.task_runs"):
+            for handler in logging.getLogger(name).handlers:
+                if type(handler).__name__ == "PrefectConsoleHandler":
+                    handler.setLevel(logging.CRITICAL + 1)
 
     def artifact(self, kind: str, key: str, content: Any, description: str | None) -> bool:
         from mlops_guard.integrations.prefect import _artifacts

@@ -5,13 +5,12 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
-from mlops_guard._stage import StageRecorder
+from mlops_guard._stage import StageRecorder, emit_stage_event
 
 if TYPE_CHECKING:
-    from mlops_guard.metrics import GuardMetrics
     from mlops_guard.settings import GuardSettings
 
 __all__ = ["emit_prefect_event", "guard"]
@@ -20,32 +19,8 @@ _log = logging.getLogger("mlops_guard.prefect")
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-EVENT_RESOURCE_PREFIX = "mlops_guard"
-
-
-def emit_prefect_event(
-    event: str,
-    payload: Mapping[str, Any],
-    *,
-    resource_id: str | None = None,
-    metrics: GuardMetrics | None = None,
-) -> bool:
-    """Emit an event through :func:`mlops_guard._events.emit`, best effort.
-
-    The resource is ``mlops_guard.stage.<flow>.<stage>`` for stage events unless ``resource_id``
-    names another one (``mlops_guard.model.churn`` for model events).
-    """
-    from mlops_guard._events import GuardEvent, emit
-
-    rid = resource_id or (
-        f"{EVENT_RESOURCE_PREFIX}.stage.{payload.get('flow')}.{payload.get('stage')}"
-    )
-    return emit(
-        GuardEvent(
-            event=event, resource_id=rid, resource_name=rid.rsplit(".", 1)[-1], payload=payload
-        ),
-        metrics=metrics,
-    )
+#: Kept for code written against earlier releases: the event goes to every orchestrator sink.
+emit_prefect_event = emit_stage_event
 
 
 def guard(
@@ -83,7 +58,7 @@ def guard(
                 name,
                 model=model,
                 settings=settings,
-                emit=emit_prefect_event,
+                emit=emit_stage_event,
                 flow=prefect_options.get("name", name) if kind == "flow" else None,
             )
 
