@@ -92,12 +92,12 @@ class ValidateOperator(GuardOperator):
     """Validate a data file against an expectation suite; quarantine what fails.
 
     ``policy="quarantine_rows"`` (default): failing rows go to the quarantine with their
-    reasons, the passing rows to ``output`` (when given); the task fails only when no row
+    reasons, the passing rows to ``passed_path`` (when given); the task fails only when no row
     passed. ``policy="fail"``: a failed batch is quarantined whole and the task fails. The
-    result is :meth:`GateResult.to_json` plus ``output``.
+    result is :meth:`GateResult.to_json` plus ``passed_path``.
     """
 
-    template_fields: Sequence[str] = ("data", "suite", "output")
+    template_fields: Sequence[str] = ("data", "suite", "passed_path")
 
     def __init__(
         self,
@@ -105,7 +105,7 @@ class ValidateOperator(GuardOperator):
         data: str,
         suite: str,
         policy: str = "quarantine_rows",
-        output: str | None = None,
+        passed_path: str | None = None,
         optional_columns: Sequence[str] = (),
         **kwargs: Any,
     ) -> None:
@@ -113,7 +113,7 @@ class ValidateOperator(GuardOperator):
         self.data = data
         self.suite = suite
         self.policy = policy
-        self.output = output
+        self.passed_path = passed_path
         self.optional_columns = list(optional_columns)
 
     def check(self, context: Any) -> Any:
@@ -134,10 +134,10 @@ class ValidateOperator(GuardOperator):
             )
         except BatchRejected as exc:
             self.failed_check(context, exc.result, str(exc))
-        body = {**gated.to_json(), "output": None}
-        if self.output is not None:
-            write_table(gated.passed, self.output)
-            body["output"] = str(self.output)
+        body = {**gated.to_json(), "passed_path": None}
+        if self.passed_path is not None:
+            write_table(gated.passed, self.passed_path)
+            body["passed_path"] = str(self.passed_path)
         if gated.rows_passed == 0 and gated.result.rows > 0:
             self.failed_check(
                 context,
@@ -152,7 +152,8 @@ class ValidateOperator(GuardOperator):
 class DriftCheckOperator(GuardOperator):
     """Drift of ``current`` against ``reference`` (a data file or a profile), or, without
     them, the scheduled check: the latest scored batches of ``model`` against its champion's
-    reference profile. With ``fail_on_drift`` (default) dataset drift fails the task."""
+    reference profile (with ``html``, Evidently's report attached to the champion's MLflow
+    run). With ``fail_on_drift`` (default) dataset drift fails the task."""
 
     template_fields: Sequence[str] = ("reference", "current", "model")
 
@@ -164,6 +165,7 @@ class DriftCheckOperator(GuardOperator):
         model: str | None = None,
         batches: int | None = None,
         fail_on_drift: bool = True,
+        html: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -174,6 +176,7 @@ class DriftCheckOperator(GuardOperator):
         self.model = model
         self.batches = batches
         self.fail_on_drift = fail_on_drift
+        self.html = html
 
     def check(self, context: Any) -> Any:
         if self.reference is not None and self.current is not None:
@@ -192,10 +195,10 @@ class DriftCheckOperator(GuardOperator):
             )
             body, drifted, share = report.to_json(), report.dataset_drift, report
         else:
-            from mlops_guard.drift._check import run_drift_check
+            from mlops_guard.drift import check_champion_drift
 
-            result = run_drift_check(
-                settings=self.settings(), model=self.model, batches=self.batches
+            result = check_champion_drift(
+                self.model or None, self.batches, html=self.html, settings=self.settings()
             )
             body, drifted, share = result.to_json(), result.dataset_drift, result.report
         if drifted and self.fail_on_drift:
@@ -268,10 +271,12 @@ class ScoreOperator(GuardOperator):
     def check(self, context: Any) -> Any:
         from mlops_guard.pipelines import run_inference
 
-        settings = self.settings()
-        if self.model:
-            settings = settings.model_copy(update={"model_name": self.model})
-        return run_inference(self.data, batch_id=self.batch_id or None, settings=settings)
+        return run_inference(
+            self.data,
+            model=self.model or None,
+            batch_id=self.batch_id or None,
+            settings=self.settings(),
+        )
 
 
 class TrainOperator(GuardOperator):
@@ -279,7 +284,8 @@ class TrainOperator(GuardOperator):
     result is the :class:`TrainingResult`. ``trainer`` (``pkg.mod:fn``) trains your own
     model, described by ``label`` and ``task``."""
 
-    template_fields: Sequence[str] = ("data", "model", "trainer", "label")
+    # Kept as label_column and model_task: BaseOperator's own `label` and `task_type` are taken.
+    template_fields: Sequence[str] = ("data", "model", "trainer", "label_column")
 
     def __init__(
         self,
@@ -299,8 +305,8 @@ class TrainOperator(GuardOperator):
         self.data = data
         self.model = model
         self.trainer = trainer
-        self.label = label
-        self.task = task
+        self.label_column = label
+        self.model_task = task
         self.id_column = id_column
         self.timestamp_column = timestamp_column
         self.features = None if features is None else list(features)
@@ -314,8 +320,8 @@ class TrainOperator(GuardOperator):
             model=self.model or None,
             settings=self.settings(),
             trainer=self.trainer,
-            label=self.label,
-            task=self.task,
+            label=self.label_column,
+            task=self.model_task,
             id_column=self.id_column,
             timestamp_column=self.timestamp_column,
             features=self.features,
