@@ -36,7 +36,7 @@ lint: $(STAMP)
 
 pytest: $(STAMP)
 	./scripts/ensure-servers.sh
-	$(BIN)/python -m pytest -q --ignore=tests/integrations/airflow
+	$(BIN)/python -m pytest -q
 
 ## The Airflow integration's tests, in their own environment (no Prefect there).
 pytest-airflow:

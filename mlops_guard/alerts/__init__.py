@@ -5,10 +5,12 @@ back once, even when Alertmanager re-delivers it, the receiver restarts, or MLfl
 down. Resolved alerts and alerts without the action label are recorded, never acted on.
 Prometheus rules and the Alertmanager route that produce such alerts live in ``deployments/``.
 
-Every mode reports what the registry shows: ``in_process`` rolls back here, ``deployment`` waits
-for the rollback flow run, ``event`` emits ``mlops_guard.alert.rollback`` and waits (up to
-``MLOPS_GUARD_ALERTS_EVENT_CONFIRM_TIMEOUT_SECONDS``) for the alias history to record the
-rollback, else marks the alert failed. The receiver warms up before it serves and logs one
+Every mode reports what the registry shows: ``in_process`` rolls back here; the orchestrator
+integrations register theirs (entry point group ``mlops_guard.rollback_modes``): Prefect's
+``deployment`` waits for the rollback flow run and ``event`` emits ``mlops_guard.alert.rollback``
+and waits (up to ``MLOPS_GUARD_ALERTS_EVENT_CONFIRM_TIMEOUT_SECONDS``) for the alias history to
+record the rollback, else marks the alert failed; Airflow's ``airflow`` waits for the rollback
+DAG run it triggered. The receiver warms up before it serves and logs one
 line per alert (outcome, mode, what moved) on the ``mlops_guard.alerts`` logger.
 
 Run it::

@@ -76,15 +76,17 @@ _BIN = Path(sys.executable).parent
 
 
 @pytest.fixture(scope="session", autouse=True)
-def airflow_db() -> Path:
-    """The session's Airflow home, its metadata database migrated once (about 10 s)."""
+def airflow_db() -> Iterator[Path]:
+    """The session's Airflow home, its metadata database migrated once (about 10 s); removed
+    at the end of the session."""
     subprocess.run(
         [str(_BIN / "airflow"), "db", "migrate"],
         check=True,
         capture_output=True,
         timeout=300,
     )
-    return HOME
+    yield HOME
+    shutil.rmtree(HOME, ignore_errors=True)
 
 
 @pytest.fixture

@@ -49,3 +49,11 @@ def test_the_receiver_knows_the_airflow_mode() -> None:
     assert "airflow" in mode_names()
     assert rollback_mode("airflow") is AIRFLOW_MODE
     assert AlertsSettings(rollback_mode="airflow").rollback_mode == "airflow"
+
+
+def test_every_exported_name_resolves() -> None:
+    """tests/test_public_api.py for this package, which only imports where Airflow is."""
+    import mlops_guard.integrations.airflow as package
+
+    assert len(package.__all__) == len(set(package.__all__))
+    assert [name for name in package.__all__ if not hasattr(package, name)] == []
