@@ -1,12 +1,15 @@
-"""mlops-guard: reliability guards for ML pipelines orchestrated with Prefect.
+"""mlops-guard: reliability guards for ML pipelines orchestrated with Prefect or Airflow.
 
 The public API, loaded lazily so that ``import mlops_guard`` (and ``mlops-guard --help``) does not
 pull in Prefect, MLflow, Great Expectations or Evidently::
 
-    from mlops_guard import guard, log_event, GuardSettings
+    from mlops_guard import stage, log_event, GuardSettings
 
-    @guard("fit", model="churn")
+    @stage("fit", model="churn")
     def fit(rows: int) -> int: ...
+
+The names of flows (``training_flow``, ``rollback_flow`` ...) and ``guard`` need the
+``prefect`` extra; everything else runs with no orchestrator installed.
 """
 
 from __future__ import annotations
@@ -42,7 +45,7 @@ from mlops_guard.errors import (
 )
 
 if TYPE_CHECKING:
-    from mlops_guard._stage import StageRecorder
+    from mlops_guard._stage import StageRecorder, stage
     from mlops_guard.canary import judge, run_canary
     from mlops_guard.data import read_table, write_table
     from mlops_guard.demo import Corruption, SyntheticSpec, demo_flow, make_dataset
@@ -55,7 +58,7 @@ if TYPE_CHECKING:
     )
     from mlops_guard.metrics import GuardMetrics, get_metrics
     from mlops_guard.monitors import CheckpointMonitor
-    from mlops_guard.pipelines import inference_flow, training_flow
+    from mlops_guard.pipelines import inference_flow, run_inference, run_training, training_flow
     from mlops_guard.registry import history, promote, rollback
     from mlops_guard.runlog import bind, log_event
     from mlops_guard.settings import GuardSettings
@@ -92,6 +95,7 @@ __all__ = [
     "DriftDetected",
     "CanaryFailed",
     # observability
+    "stage",
     "guard",
     "StageRecorder",
     "log_event",
@@ -121,7 +125,9 @@ __all__ = [
     "run_canary",
     # training monitors
     "CheckpointMonitor",
-    # flows
+    # pipelines, and their Prefect flows
+    "run_training",
+    "run_inference",
     "training_flow",
     "inference_flow",
     "drift_check_flow",
@@ -134,6 +140,9 @@ _LAZY = {
     "GuardSettings": "mlops_guard.settings",
     "guard": "mlops_guard.integrations.prefect",
     "StageRecorder": "mlops_guard._stage",
+    "stage": "mlops_guard._stage",
+    "run_training": "mlops_guard.pipelines",
+    "run_inference": "mlops_guard.pipelines",
     "log_event": "mlops_guard.runlog",
     "bind": "mlops_guard.runlog",
     "GuardMetrics": "mlops_guard.metrics",

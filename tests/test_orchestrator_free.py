@@ -13,17 +13,12 @@ import subprocess
 import sys
 
 import mlops_guard
+from tests._no_orchestrator import BLOCK_ORCHESTRATORS
 
-_PROBE = """
-import importlib, importlib.abc, json, sys
-
-class Blocked(importlib.abc.MetaPathFinder):
-    def find_spec(self, name, path, target=None):
-        if name.split(".")[0] in ("prefect", "prefect_dask", "airflow"):
-            raise ImportError(f"{name} is not installed here")
-        return None
-
-sys.meta_path.insert(0, Blocked())
+_PROBE = (
+    BLOCK_ORCHESTRATORS
+    + """
+import importlib, json
 failed = {}
 for module in sys.argv[1:]:
     try:
@@ -32,6 +27,7 @@ for module in sys.argv[1:]:
         failed[module] = str(exc)
 print(json.dumps(failed))
 """
+)
 
 
 def _core_modules() -> list[str]:
@@ -57,7 +53,8 @@ def test_core_modules_import_without_an_orchestrator() -> None:
 def test_events_work_without_an_orchestrator() -> None:
     """With no sink loadable, emitting is a no-op that reports nothing sent."""
     code = (
-        _PROBE.split("failed = {}", maxsplit=1)[0]
+        BLOCK_ORCHESTRATORS
+        + "import json\n"
         + "from mlops_guard._events import GuardEvent, emit, sinks\n"
         + "sent = emit(GuardEvent('e', 'mlops_guard.model.m', 'm', {}))\n"
         + "print(json.dumps({'sent': sent, 'sinks': len(sinks()),"

@@ -26,12 +26,11 @@ from typing import TYPE_CHECKING
 from mlops_guard._lazy import lazy_exports
 
 if TYPE_CHECKING:
+    from mlops_guard.monitors._alerts import AlertKind, MonitorAlert
     from mlops_guard.monitors._lightning import CheckpointMonitorCallback
     from mlops_guard.monitors._mlflow import SUMMARY_ARTIFACT, log_monitor_summary
     from mlops_guard.monitors._monitor import (
-        AlertKind,
         CheckpointMonitor,
-        MonitorAlert,
         MonitorStatus,
         SaveTimer,
         StallReason,
@@ -76,9 +75,9 @@ __getattr__, __dir__ = lazy_exports(
         "CheckpointMonitorCallback": "_lightning",
         "SUMMARY_ARTIFACT": "_mlflow",
         "log_monitor_summary": "_mlflow",
-        "AlertKind": "_monitor",
+        "AlertKind": "_alerts",
         "CheckpointMonitor": "_monitor",
-        "MonitorAlert": "_monitor",
+        "MonitorAlert": "_alerts",
         "MonitorStatus": "_monitor",
         "SaveTimer": "_monitor",
         "StallReason": "_monitor",

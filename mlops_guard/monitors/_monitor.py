@@ -13,12 +13,13 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
 
 from mlops_guard.errors import MonitorError
+from mlops_guard.monitors._alerts import AlertKind, MonitorAlert, emit_alert, median_of, now_rfc3339
 from mlops_guard.monitors._settings import MonitorSettings, load_monitor_settings
 from mlops_guard.settings import resolve_settings
 
@@ -28,9 +29,7 @@ if TYPE_CHECKING:
     from mlops_guard.settings import GuardSettings
 
 __all__ = [
-    "AlertKind",
     "CheckpointMonitor",
-    "MonitorAlert",
     "MonitorStatus",
     "SaveTimer",
     "StallReason",
@@ -43,58 +42,8 @@ _clock = time.perf_counter
 # than memory growing without bound. Step counts stay exact.
 _PENDING_MAX = 1 << 16
 
-AlertKind = Literal["stalled", "recovered", "slow_save", "straggler", "straggler_recovered"]
 StallReason = Literal["heartbeat", "save", "checkpoint"]
 _State = Literal["new", "running", "stopped"]
-
-# Run-log event names per alert kind (the names other concerns and dashboards look for).
-RUNLOG_EVENTS: dict[str, str] = {
-    "stalled": "training.stalled",
-    "recovered": "training.recovered",
-    "slow_save": "training.slow_save",
-    "straggler": "training.straggler",
-    "straggler_recovered": "training.straggler_recovered",
-}
-_LEVELS: dict[str, str] = {
-    "stalled": "WARNING",
-    "recovered": "INFO",
-    "slow_save": "WARNING",
-    "straggler": "WARNING",
-    "straggler_recovered": "INFO",
-}
-# Only these two become Prefect events: automations trigger on state changes of training.
-MONITOR_EVENTS: dict[str, str] = {
-    "stalled": "mlops_guard.training.stalled",
-    "recovered": "mlops_guard.training.recovered",
-}
-
-
-@dataclass(frozen=True, slots=True)
-class MonitorAlert:
-    """One state change the monitor (or the straggler detector) noticed.
-
-    ``detected_after_s`` is the time from the last sign of progress (heartbeat, save start,
-    checkpoint) to the detection: the time to detect. ``limit_s`` is the limit that was crossed.
-    ``value`` depends on the kind: the save's seconds (slow_save), the seconds stalled
-    (recovered), the worker's score (straggler).
-    """
-
-    kind: AlertKind
-    job: str
-    model: str
-    at: str
-    message: str
-    reasons: tuple[str, ...] = ()
-    detected_after_s: float | None = None
-    limit_s: float | None = None
-    value: float | None = None
-    step: int | None = None
-    worker: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["reasons"] = list(self.reasons)
-        return data
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,21 +113,6 @@ def _percentile(ordered: list[float], q: float) -> float | None:
         return None
     rank = max(1, -(-len(ordered) * q // 100))  # ceil without importing math
     return ordered[min(len(ordered), int(rank)) - 1]
-
-
-def _median(values: Iterable[float]) -> float | None:
-    ordered = sorted(values)
-    n = len(ordered)
-    if n == 0:
-        return None
-    mid = n // 2
-    return ordered[mid] if n % 2 else (ordered[mid - 1] + ordered[mid]) / 2
-
-
-def _now_rfc3339() -> str:
-    from mlops_guard.runlog import rfc3339_now
-
-    return rfc3339_now()
 
 
 class SaveTimer:
@@ -530,7 +464,7 @@ class CheckpointMonitor:
         self._flush_outbox()
         if self._reporter is not None and batch:
             self._reporter.report(
-                _median(batch) or 0.0, n=len(batch), steps=self._steps, stalled=stalled
+                median_of(batch) or 0.0, n=len(batch), steps=self._steps, stalled=stalled
             )
 
     def _drain_locked(self) -> None:
@@ -544,13 +478,13 @@ class CheckpointMonitor:
                 self._step_window.append(dt)
                 self._straggler_batch.append(dt)
 
-    def _ready_median(self, window: deque[float]) -> float | None:
+    def _readymedian(self, window: deque[float]) -> float | None:
         if len(window) < self.settings.min_samples:
             return None
-        return _median(window)
+        return median_of(window)
 
     def _save_median_locked(self) -> float | None:
-        return self._ready_median(self._save_window)
+        return self._readymedian(self._save_window)
 
     def _check_locked(self, now: float) -> None:
         reasons = (
@@ -595,7 +529,7 @@ class CheckpointMonitor:
             limit, reference = s.first_step_timeout_seconds, self._started_at
         else:
             limit, reference = s.stall_timeout_seconds, last_beat
-            step_median = self._ready_median(self._step_window)
+            step_median = self._readymedian(self._step_window)
             if step_median is not None:
                 limit = min(limit, max(s.min_limit_seconds, s.stall_factor * step_median))
         self._heartbeat_limit = limit
@@ -621,7 +555,7 @@ class CheckpointMonitor:
     def _checkpoint_reasons_locked(self, now: float) -> list[tuple[str, float, float]]:
         s = self.settings
         limit = s.checkpoint_timeout_seconds
-        median = self._ready_median(self._ckpt_window)
+        median = self._readymedian(self._ckpt_window)
         if median is not None:
             by_factor = max(s.min_limit_seconds, s.checkpoint_stall_factor * median)
             limit = by_factor if limit is None else min(limit, by_factor)
@@ -651,7 +585,7 @@ class CheckpointMonitor:
             kind=kind,
             job=self.job,
             model=self.model,
-            at=_now_rfc3339(),
+            at=now_rfc3339(),
             message=message,
             reasons=reasons,
             detected_after_s=detected_after_s,
@@ -714,12 +648,12 @@ class CheckpointMonitor:
                     None if self._last_ckpt_end is None else now - self._last_ckpt_end
                 ),
                 last_checkpoint_step=self._last_ckpt_step,
-                step_seconds_p50=_median(steps_sorted),
+                step_seconds_p50=median_of(steps_sorted),
                 step_seconds_p99=_percentile(steps_sorted, 99),
-                save_seconds_p50=_median(saves_sorted),
+                save_seconds_p50=median_of(saves_sorted),
                 save_seconds_p99=_percentile(saves_sorted, 99),
                 last_save_seconds=self._last_save_seconds,
-                checkpoint_interval_p50=_median(self._ckpt_window),
+                checkpoint_interval_p50=median_of(self._ckpt_window),
                 save_seconds_total=self._save_total + saving_for,
                 save_share=(self._save_total + saving_for) / wall if wall > 0 else 0.0,
                 save_bytes_total=self._save_bytes,
@@ -752,49 +686,3 @@ class CheckpointMonitor:
             "monitor_last_checkpoint_age_s": st.last_checkpoint_age_s,
         }
         return {key: float(value) for key, value in figures.items() if value is not None}
-
-
-def emit_alert(
-    alert: MonitorAlert,
-    *,
-    guard_settings: GuardSettings,
-    metrics: GuardMetrics,
-    prefect_events: bool,
-    on_alert: Callable[[MonitorAlert], None] | None,
-) -> None:
-    """Send one alert to the run log, Prefect events and the callback; never raises."""
-    from mlops_guard.runlog import log_event
-
-    try:
-        fields = alert.to_dict()
-        fields.pop("kind")
-        fields.pop("at")
-        log_event(RUNLOG_EVENTS[alert.kind], _LEVELS[alert.kind], settings=guard_settings, **fields)
-    except Exception as exc:  # noqa: BLE001 - observability never breaks the job
-        metrics.sink_failures_total.labels(sink="runlog").inc()
-        _log.warning("run-log event %s not written (%s)", alert.kind, exc)
-    if prefect_events and alert.kind in MONITOR_EVENTS:
-        _emit_event(alert, metrics)
-    if on_alert is not None:
-        try:
-            on_alert(alert)
-        except Exception as exc:  # noqa: BLE001 - a user callback must not kill the watchdog
-            metrics.sink_failures_total.labels(sink="monitor_callback").inc()
-            _log.warning("monitor on_alert callback failed (%s: %s)", type(exc).__name__, exc)
-
-
-def _emit_event(alert: MonitorAlert, metrics: GuardMetrics) -> None:
-    from mlops_guard._events import GuardEvent, emit
-
-    emit(
-        GuardEvent(
-            event=MONITOR_EVENTS[alert.kind],
-            resource_id=f"mlops_guard.training.{alert.job}",
-            resource_name=alert.job,
-            related=(
-                {"id": f"mlops_guard.model.{alert.model}", "role": "model", "name": alert.model},
-            ),
-            payload=alert.to_dict(),
-        ),
-        metrics=metrics,
-    )

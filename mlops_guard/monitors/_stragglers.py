@@ -30,7 +30,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from mlops_guard.errors import MonitorError
-from mlops_guard.monitors._monitor import AlertKind, MonitorAlert, _median, _now_rfc3339, emit_alert
+from mlops_guard.monitors._alerts import AlertKind, MonitorAlert, emit_alert, median_of, now_rfc3339
 from mlops_guard.monitors._settings import MonitorSettings, load_monitor_settings
 from mlops_guard.settings import resolve_settings
 
@@ -332,7 +332,7 @@ class StragglerDetector:
         }
         if len(fresh) < s.straggler_min_workers:
             return []
-        median = _median(w.p50 for w in fresh.values())
+        median = median_of(w.p50 for w in fresh.values())
         assert median is not None
         for name, w in fresh.items():
             self.metrics.straggler_score.labels(self.job, self.model, name).set(median / w.p50)
@@ -373,7 +373,7 @@ class StragglerDetector:
             kind=kind,
             job=self.job,
             model=self.model,
-            at=_now_rfc3339(),
+            at=now_rfc3339(),
             message=message,
             limit_s=None,
             value=value,
@@ -391,7 +391,7 @@ class StragglerDetector:
                 if now - w.received <= s.straggler_stale_seconds
             }
             scored = len(fresh) >= s.straggler_min_workers
-            median = _median(w.p50 for w in fresh.values()) if scored else None
+            median = median_of(w.p50 for w in fresh.values()) if scored else None
             workers = []
             for name in sorted(self._workers):
                 w = self._workers[name]

@@ -15,7 +15,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from mlops_guard.errors import DataNotFound, MonitorError
-from mlops_guard.monitors._monitor import MonitorAlert, MonitorStatus
+from mlops_guard.monitors._alerts import MonitorAlert
+from mlops_guard.monitors._monitor import MonitorStatus
 
 __all__ = ["SummaryVerdict", "judge_summary", "read_summary"]
 

@@ -16,6 +16,7 @@ from mlops_guard.demo import LABEL, make_dataset
 from mlops_guard.pipelines import training_flow
 from mlops_guard.runlog import read_runlog
 from mlops_guard.settings import GuardSettings
+from tests._no_orchestrator import BLOCK_ORCHESTRATORS
 
 TRAINING_STAGES = {"load", "validate", "split", "fit", "log_model", "register"}
 
@@ -48,16 +49,10 @@ def test_in_a_prefect_flow_run_every_stage_is_a_task_run(
     assert {str(r.id) for r in runs} >= {str(e["task_run_id"]) for e in done}
 
 
-_WITHOUT_PREFECT = """
-import importlib.abc, json, sys
-
-class Blocked(importlib.abc.MetaPathFinder):
-    def find_spec(self, name, path, target=None):
-        if name.split(".")[0] in ("prefect", "prefect_dask", "airflow"):
-            raise ImportError(f"{name} is not installed here")
-        return None
-
-sys.meta_path.insert(0, Blocked())
+_WITHOUT_PREFECT = (
+    BLOCK_ORCHESTRATORS
+    + """
+import json
 from mlops_guard.pipelines import run_inference, run_training
 from mlops_guard.settings import GuardSettings
 
@@ -76,6 +71,7 @@ print(json.dumps({
     "prefect_loaded": any(m.split(".")[0] == "prefect" for m in sys.modules),
 }))
 """
+)
 
 
 def test_without_prefect_the_pipelines_run_as_plain_calls(tmp_path: Path) -> None:
