@@ -208,8 +208,15 @@ def _wait(
     deadline = clock() + config.run_timeout_seconds
     state = "unknown"
     while True:
-        answer = api.call("GET", f"/api/v2/dags/{dag}/dagRuns/{run_id}")
-        if answer.status_code == 200:
+        try:
+            answer = api.call("GET", f"/api/v2/dags/{dag}/dagRuns/{run_id}")
+        except RegistryUnavailable:
+            # One slow or failed read is not the run failing: the run goes on in Airflow, so
+            # keep reading until the deadline (a busy API server answers the next one).
+            if clock() >= deadline:
+                raise
+            answer = None
+        if answer is not None and answer.status_code == 200:
             state = str(answer.json().get("state"))
             if state in _FINISHED:
                 return state

@@ -44,6 +44,8 @@ def shared_registry(
     monkeypatch.setenv("MLOPS_GUARD_AIRFLOW_API_URL", airflow_services.url)
     monkeypatch.setenv("MLOPS_GUARD_AIRFLOW_USERNAME", USER)
     monkeypatch.setenv("MLOPS_GUARD_AIRFLOW_PASSWORD", PASSWORD)
+    # Three Airflow processes and SQLite on a loaded 2-core machine answer slowly at times.
+    monkeypatch.setenv("MLOPS_GUARD_AIRFLOW_REQUEST_TIMEOUT_SECONDS", "60")
     return GuardSettings(workdir=workdir)
 
 
@@ -123,3 +125,29 @@ def test_wrong_credentials_are_a_config_error(
     with pytest.raises(ConfigError, match="refused a token") as err:
         api.call("GET", "/api/v2/dags/mlops_guard_rollback")
     assert "wrong" not in str(err.value)
+
+
+def test_reads_that_fail_while_waiting_are_retried_until_the_deadline() -> None:
+    """An API that stops answering mid-wait (a real refused connection on a closed port) is
+    read again until ``run_timeout_seconds``, then reported unavailable (the receiver retries);
+    the clock is injected, so the bound is waited without waiting."""
+    from mlops_guard.errors import RegistryUnavailable
+    from mlops_guard.integrations.airflow._rollback import _Api, _wait
+    from tests.alerts._helpers import free_port
+
+    config = AirflowSettings(
+        api_url=f"http://127.0.0.1:{free_port()}",
+        token=SecretStr("t"),
+        run_timeout_seconds=10,
+        poll_seconds=1,
+    )
+    now = [0.0]
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += seconds
+
+    with pytest.raises(RegistryUnavailable, match="did not answer"):
+        _wait(_Api(config), "d", "r", config, clock=lambda: now[0], sleep=sleep)
+    assert len(slept) == 10  # one read a second until the deadline, not one read and out
