@@ -1,4 +1,5 @@
-# Two commands on a fresh machine: `make demo` and `make test`. Both create .venv on first use.
+# Two commands on a fresh machine: `make demo` and `make test`. Both create .venv on first use;
+# `make test` also creates .venv-airflow (Airflow 3.3 cannot share an environment with Prefect).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -9,7 +10,9 @@ export EVIDENTLY_DISABLE_TELEMETRY = 1
 export GX_ANALYTICS_ENABLED = false
 export PREFECT_SERVER_ANALYTICS_ENABLED = false
 
-.PHONY: demo test lint pytest bench clean
+AIRFLOW_VENV ?= .venv-airflow
+
+.PHONY: demo test lint pytest pytest-airflow bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,16 +27,21 @@ demo: $(STAMP)
 	$(BIN)/mlops-guard demo
 
 ## Lint, type-check and run the test suite (installs Debian's Prometheus stack when missing).
-test: lint pytest
+test: lint pytest pytest-airflow
 
 lint: $(STAMP)
-	$(BIN)/ruff check mlops_guard tests benchmarks flows examples
-	$(BIN)/ruff format --check mlops_guard tests benchmarks flows examples
+	$(BIN)/ruff check mlops_guard tests benchmarks flows examples deployments
+	$(BIN)/ruff format --check mlops_guard tests benchmarks flows examples deployments
 	$(BIN)/mypy --strict mlops_guard
 
 pytest: $(STAMP)
 	./scripts/ensure-servers.sh
 	$(BIN)/python -m pytest -q
+
+## The Airflow integration's tests, in their own environment (no Prefect there).
+pytest-airflow:
+	AIRFLOW_VENV=$(AIRFLOW_VENV) PYTHON=$(PYTHON) ./scripts/airflow-env.sh
+	$(AIRFLOW_VENV)/bin/python -m pytest -q tests/integrations/airflow tests/test_orchestrator_free.py
 
 ## Benchmarks (not part of the test suite): ratios against the tools users would otherwise run.
 bench: $(STAMP)
@@ -46,4 +54,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/score_vs_pyfunc.py
 
 clean:
-	rm -rf $(VENV) .mlops-guard .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(AIRFLOW_VENV) .mlops-guard .pytest_cache .mypy_cache .ruff_cache

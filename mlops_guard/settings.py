@@ -25,6 +25,7 @@ from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = [
+    "AirflowSettings",
     "GuardSettings",
     "ValidationPolicy",
     "active_settings",
@@ -212,6 +213,51 @@ _UNSAFE_IN_FILE_NAMES = re.compile(r"[^A-Za-z0-9_-]+")
 # Hex digits of the name's hash appended when a name had to be changed to fit a file name: two
 # names that differ only in such characters still get files of their own.
 _NAME_HASH_CHARS = 8
+
+
+class AirflowSettings(SettingsBase):
+    """How mlops-guard reaches an Airflow 3 API server (the alert receiver's ``airflow`` rollback
+    mode). Every field can be set as ``MLOPS_GUARD_AIRFLOW_<FIELD>``; secrets are never logged."""
+
+    model_config = SettingsConfigDict(env_prefix="MLOPS_GUARD_AIRFLOW_", extra="ignore")
+
+    api_url: str = Field(
+        default="http://127.0.0.1:8080",
+        pattern=r"^https?://",
+        description="Base URL of the Airflow API server (`airflow api-server`, default port "
+        "8080); the REST API is under /api/v2 and tokens come from /auth/token.",
+    )
+    username: str | None = Field(
+        default=None, description="User a JWT is requested for (POST /auth/token)."
+    )
+    password: SecretStr | None = Field(default=None, description="That user's password.")
+    token: SecretStr | None = Field(
+        default=None,
+        description="A JWT to send as is, instead of asking /auth/token with username and "
+        "password (neither: GET /auth/token, which works when the simple auth manager lets "
+        "everyone be admin).",
+    )
+    rollback_dag_id: str = Field(
+        default="mlops_guard_rollback",
+        min_length=1,
+        description="The DAG the receiver triggers (deployments/airflow/rollback.py names it so).",
+    )
+    run_timeout_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description="How long one attempt waits for the rollback DAG run to finish; a "
+        "scheduler queues a manual run within seconds, the run itself takes a few more.",
+    )
+    poll_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        description="How often the DAG run's state is read while waiting: one cheap GET.",
+    )
+    request_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="A single API request that takes longer counts as the API being down.",
+    )
 
 
 def _file_stem(name: str) -> str:

@@ -23,7 +23,7 @@ from mlops_guard.quality import check_quality
 from mlops_guard.quality._settings import QualitySettings
 from mlops_guard.registry import history
 from mlops_guard.registry._settings import RegistrySettings
-from mlops_guard.settings import GuardSettings, resolve_settings, use_settings
+from mlops_guard.settings import AirflowSettings, GuardSettings, resolve_settings, use_settings
 from mlops_guard.validation._settings import ValidationSettings
 
 SETTINGS_CLASSES = [
@@ -35,6 +35,7 @@ SETTINGS_CLASSES = [
     CanarySettings,
     AlertsSettings,
     MonitorSettings,
+    AirflowSettings,
 ]
 
 
@@ -58,6 +59,20 @@ def test_a_bad_environment_value_is_one_config_error_naming_the_variable(
     assert "'a lot'" in str(caught.value)
     assert "\n" not in str(caught.value)
     assert caught.value.exit_code == 2
+
+
+def test_airflow_secrets_never_show(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MLOPS_GUARD_AIRFLOW_PASSWORD", "hunter2-airflow")
+    monkeypatch.setenv("MLOPS_GUARD_AIRFLOW_TOKEN", "jwt-airflow-secret")
+    settings = AirflowSettings()
+    assert settings.password is not None
+    assert settings.password.get_secret_value() == "hunter2-airflow"
+    shown = repr(settings) + str(settings.model_dump())
+    assert "hunter2-airflow" not in shown
+    assert "jwt-airflow-secret" not in shown
+    monkeypatch.setenv("MLOPS_GUARD_AIRFLOW_API_URL", "localhost:8080")
+    with pytest.raises(ConfigError, match="MLOPS_GUARD_AIRFLOW_API_URL"):
+        AirflowSettings()
 
 
 def test_a_bad_canary_setting_is_exit_2_at_the_cli(

@@ -5,10 +5,12 @@ back once, even when Alertmanager re-delivers it, the receiver restarts, or MLfl
 down. Resolved alerts and alerts without the action label are recorded, never acted on.
 Prometheus rules and the Alertmanager route that produce such alerts live in ``deployments/``.
 
-Every mode reports what the registry shows: ``in_process`` rolls back here, ``deployment`` waits
-for the rollback flow run, ``event`` emits ``mlops_guard.alert.rollback`` and waits (up to
-``MLOPS_GUARD_ALERTS_EVENT_CONFIRM_TIMEOUT_SECONDS``) for the alias history to record the
-rollback, else marks the alert failed. The receiver warms up before it serves and logs one
+Every mode reports what the registry shows: ``in_process`` rolls back here; the orchestrator
+integrations register theirs (entry point group ``mlops_guard.rollback_modes``): Prefect's
+``deployment`` waits for the rollback flow run and ``event`` emits ``mlops_guard.alert.rollback``
+and waits (up to ``MLOPS_GUARD_ALERTS_EVENT_CONFIRM_TIMEOUT_SECONDS``) for the alias history to
+record the rollback, else marks the alert failed; Airflow's ``airflow`` waits for the rollback
+DAG run it triggered. The receiver warms up before it serves and logs one
 line per alert (outcome, mode, what moved) on the ``mlops_guard.alerts`` logger.
 
 Run it::
@@ -28,17 +30,14 @@ from typing import TYPE_CHECKING
 from mlops_guard._lazy import lazy_exports
 
 if TYPE_CHECKING:
+    from mlops_guard.alerts._modes import RollbackModeSpec, mode_names, rollback_mode
     from mlops_guard.alerts._payload import Alert, AlertStatus, WebhookPayload
     from mlops_guard.alerts._processor import (
-        ROLLBACK_EVENT,
         ActionHandler,
         ActionOutcome,
         AlertProcessor,
-        deployment_rollback_handler,
-        event_rollback_handler,
         incident_key,
         registry_rollback_handler,
-        rollback_event,
     )
     from mlops_guard.alerts._receiver import WEBHOOK_PATH, create_app, default_handler, serve
     from mlops_guard.alerts._settings import AlertsSettings, RollbackMode
@@ -60,12 +59,12 @@ __all__ = [
     "ActionOutcome",
     "AlertProcessor",
     "default_handler",
-    "deployment_rollback_handler",
-    "event_rollback_handler",
     "incident_key",
     "registry_rollback_handler",
-    "rollback_event",
-    "ROLLBACK_EVENT",
+    # Rollback modes (integrations add theirs)
+    "RollbackModeSpec",
+    "mode_names",
+    "rollback_mode",
     # Payload and settings
     "Alert",
     "AlertStatus",
@@ -81,15 +80,14 @@ __getattr__, __dir__ = lazy_exports(
         "Alert": "_payload",
         "AlertStatus": "_payload",
         "WebhookPayload": "_payload",
-        "ROLLBACK_EVENT": "_processor",
         "ActionHandler": "_processor",
         "ActionOutcome": "_processor",
         "AlertProcessor": "_processor",
-        "deployment_rollback_handler": "_processor",
-        "event_rollback_handler": "_processor",
         "incident_key": "_processor",
         "registry_rollback_handler": "_processor",
-        "rollback_event": "_processor",
+        "RollbackModeSpec": "_modes",
+        "mode_names": "_modes",
+        "rollback_mode": "_modes",
         "WEBHOOK_PATH": "_receiver",
         "create_app": "_receiver",
         "default_handler": "_receiver",

@@ -64,13 +64,6 @@ MAX_JSON_DEPTH = 32
 
 _log = logging.getLogger("mlops_guard.alerts")
 
-# What the first alert of each mode imports (measured: mlflow alone is ~2 s of a cold start).
-_WARM_MODULES: dict[str, tuple[str, ...]] = {
-    "in_process": ("mlflow", "mlops_guard.registry._aliases", "mlops_guard.runlog", "filelock"),
-    "deployment": ("mlflow", "mlops_guard.registry._aliases", "prefect.deployments"),
-    "event": ("mlflow", "mlops_guard.registry._aliases", "prefect.events"),
-}
-
 
 def is_loopback(host: str) -> bool:
     """True for 127.0.0.0/8, ::1 and ``localhost``."""
@@ -91,27 +84,11 @@ def webhook_token(guard_settings: GuardSettings) -> str | None:
 
 
 def default_handler(guard_settings: GuardSettings, settings: AlertsSettings) -> ActionHandler:
-    """The rollback handler the settings ask for: in-process, the Prefect deployment (waited
-    for), or the Prefect event (confirmed in the registry)."""
-    from mlops_guard.alerts._processor import (
-        deployment_rollback_handler,
-        event_rollback_handler,
-        registry_rollback_handler,
-    )
+    """The rollback handler of the mode the settings ask for: ``in_process`` here, or a mode an
+    integration provides (Prefect's ``deployment`` and ``event``, Airflow's ``airflow``)."""
+    from mlops_guard.alerts._modes import rollback_mode
 
-    mode = settings.rollback_mode
-    if mode == "in_process":
-        return registry_rollback_handler(guard_settings, settings)
-    import os
-
-    if not os.environ.get("PREFECT_API_URL"):
-        raise ConfigError(
-            f"MLOPS_GUARD_ALERTS_ROLLBACK_MODE={mode} but PREFECT_API_URL is not set",
-            hint="set PREFECT_API_URL to the Prefect server's API, or use in_process",
-        )
-    if mode == "event":
-        return event_rollback_handler(guard_settings, settings)
-    return deployment_rollback_handler(settings, guard_settings)
+    return rollback_mode(settings.rollback_mode).build(guard_settings, settings)
 
 
 class RegistryWarmup:
@@ -162,10 +139,12 @@ class RegistryWarmup:
         return True
 
     def _modules(self) -> tuple[str, ...]:
+        from mlops_guard.alerts._modes import rollback_mode
         from mlops_guard.registry._lock import lock_backend
         from mlops_guard.registry._settings import RegistrySettings
 
-        modules = _WARM_MODULES[self.settings.rollback_mode]
+        # What the mode's first alert imports (measured: mlflow alone is ~2 s of a cold start).
+        modules = rollback_mode(self.settings.rollback_mode).warm_modules
         if lock_backend(RegistrySettings()) == "prefect":
             # The alias lock is then a Prefect concurrency limit, taken by every move.
             modules += ("prefect.client.orchestration", "prefect.concurrency.sync")

@@ -7,16 +7,16 @@ config, the receiver and the deployment docs all name it; everything else lives 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from mlops_guard.settings import SettingsBase
 
 __all__ = ["AlertsSettings", "RollbackMode"]
 
-RollbackMode = Literal["in_process", "deployment", "event"]
+#: A mode name: ``in_process`` or one an integration registers (``mlops_guard.rollback_modes``).
+RollbackMode = str
 
 
 class AlertsSettings(SettingsBase):
@@ -50,7 +50,9 @@ class AlertsSettings(SettingsBase):
         default="in_process",
         description="'in_process' calls mlops_guard.registry.rollback here; 'deployment' runs the "
         "rollback deployment through the Prefect API in PREFECT_API_URL and waits for it; "
-        "'event' emits mlops_guard.alert.rollback, which the deployment's trigger acts on.",
+        "'event' emits mlops_guard.alert.rollback, which the deployment's trigger acts on; "
+        "'airflow' triggers the rollback DAG through Airflow's REST API and waits for it "
+        "(MLOPS_GUARD_AIRFLOW_* settings).",
     )
     rollback_deployment: str = Field(
         default="rollback/rollback",
@@ -121,6 +123,16 @@ class AlertsSettings(SettingsBase):
         description="On shutdown, how long to wait for an action in flight; an unfinished one "
         "stays in the inbox and is finished after the restart.",
     )
+
+    @field_validator("rollback_mode")
+    @classmethod
+    def _known_mode(cls, value: str) -> str:
+        from mlops_guard.alerts._modes import mode_names
+
+        names = mode_names()
+        if value not in names:
+            raise ValueError(f"use one of {', '.join(names)}")
+        return value
 
     def store_path(self, workdir: Path) -> Path:
         """The inbox file in force: the configured one, or one in the working directory."""

@@ -23,21 +23,19 @@ import pytest
 
 from mlops_guard import registry
 from mlops_guard.alerts import (
-    ROLLBACK_EVENT,
     ActionOutcome,
     AlertProcessor,
     AlertsSettings,
     AlertStore,
     StoredAlert,
     WebhookPayload,
-    event_rollback_handler,
     incident_key,
 )
 from mlops_guard.errors import NothingToRollBack, RegistryUnavailable
 
 # Imports Prefect, whose logging setup replaces the root logger's handlers: done here, before
 # pytest's log capture attaches to the root logger, not in the middle of a test.
-from mlops_guard.integrations.prefect import rollback_flow
+from mlops_guard.integrations.prefect import ROLLBACK_EVENT, event_rollback_handler, rollback_flow
 from mlops_guard.metrics import GuardMetrics
 from mlops_guard.runlog import read_runlog
 from mlops_guard.settings import GuardSettings

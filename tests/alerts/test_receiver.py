@@ -280,7 +280,8 @@ def test_prefect_modes_need_an_api_url(
 
 
 def test_rollback_event_names_the_model_and_the_incident(tmp_path: Path) -> None:
-    from mlops_guard.alerts import ROLLBACK_EVENT, WebhookPayload, incident_key, rollback_event
+    from mlops_guard.alerts import WebhookPayload, incident_key
+    from mlops_guard.integrations.prefect import ROLLBACK_EVENT, rollback_event
 
     with AlertStore(tmp_path / "inbox.sqlite") as store:
         store.add(WebhookPayload.model_validate(payload()).alerts, receiver="r")
