@@ -254,6 +254,9 @@ def create_app(
         from fastapi.responses import Response as PlainResponse
         from prometheus_client import CONTENT_TYPE_LATEST
 
+        # The pending count is read from the inbox at scrape time: a scrape right after an
+        # alert ends must not see the count of before (one indexed count, well under 1 ms).
+        processor.refresh_gauge()
         return PlainResponse(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 
     webhook = _Webhook(inbox, processor, settings, metrics, token)
