@@ -35,6 +35,7 @@ __all__ = [
     "StageRecorder",
     "emit_stage_event",
     "flush_pending",
+    "observe_stage",
     "stage",
 ]
 
@@ -166,13 +167,7 @@ class StageRecorder:
             self._bind.__exit__(exc_type, exc, tb)
 
     def _observe(self, labels: Mapping[str, str], duration: float, *, failed: bool) -> None:
-        m = self.metrics
-        m.stage_duration_seconds.labels(**labels).observe(duration)
-        m.stage_runs_total.labels(**labels, status="failed" if failed else "completed").inc()
-        if failed:
-            m.stage_failures_total.labels(**labels).inc()
-        else:
-            m.stage_last_success_timestamp_seconds.labels(**labels).set_to_current_time()
+        observe_stage(self.metrics, labels, duration, failed=failed)
 
     def _safe(self, sink: str, call: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
         """Run an observability call; a failure is logged and counted, never raised."""
@@ -189,6 +184,19 @@ class StageRecorder:
                     type(exc).__name__,
                     exc,
                 )
+
+
+def observe_stage(
+    metrics: GuardMetrics, labels: Mapping[str, str], duration: float, *, failed: bool
+) -> None:
+    """The stage metrics of one finished stage run (labels flow, stage, model); for recorders
+    that see a stage's start and end apart, such as an orchestrator's task listener."""
+    metrics.stage_duration_seconds.labels(**labels).observe(duration)
+    metrics.stage_runs_total.labels(**labels, status="failed" if failed else "completed").inc()
+    if failed:
+        metrics.stage_failures_total.labels(**labels).inc()
+    else:
+        metrics.stage_last_success_timestamp_seconds.labels(**labels).set_to_current_time()
 
 
 class _FlushScheduler:

@@ -388,6 +388,30 @@ def registry_outcome(
     )
 
 
+def outcome_after_run(
+    alert: StoredAlert,
+    key: str,
+    version: str | None,
+    guard_settings: GuardSettings | None,
+    result: dict[str, Any],
+) -> ActionOutcome:
+    """The outcome of an orchestrator's rollback run that finished well: what the registry
+    says of the incident, with the run's ``result``; ``done`` with the result alone when the
+    registry cannot be read (the run succeeded, the read only reports on it)."""
+    from mlops_guard.errors import GuardError
+
+    if guard_settings is None or alert.model is None:
+        return ActionOutcome("done", result)
+    try:
+        seen = registry_outcome(alert.model, key, version or None, guard_settings, final=True)
+    except GuardError as exc:
+        _log.warning("rollback of %s not read back from the registry: %s", alert.model, exc)
+        return ActionOutcome("done", result)
+    if seen is None:
+        return ActionOutcome("done", result)
+    return ActionOutcome(seen.state, {**result, **seen.result}, seen.note)
+
+
 def _moved(result: dict[str, Any] | None) -> str | None:
     """``champion 2 -> 1`` from a result that carries an alias event, else None."""
     if not result or "to_version" not in result or "from_version" not in result:

@@ -85,7 +85,7 @@ def _started(task_instance: Any) -> None:
 
 
 def _ended(task_instance: Any, error: Any) -> None:
-    from mlops_guard._stage import flush_pending
+    from mlops_guard._stage import flush_pending, observe_stage
     from mlops_guard.metrics import MetricsSink, get_metrics
     from mlops_guard.settings import resolve_settings
 
@@ -99,10 +99,8 @@ def _ended(task_instance: Any, error: Any) -> None:
             "model": _model(task_instance) or _UNKNOWN,
         }
         metrics = get_metrics()
-        metrics.stage_duration_seconds.labels(**labels).observe(duration)
-        metrics.stage_runs_total.labels(**labels, status="failed" if failed else "completed").inc()
+        observe_stage(metrics, labels, duration, failed=failed)
         if failed:
-            metrics.stage_failures_total.labels(**labels).inc()
             text = error if isinstance(error, str) else f"{error}"
             _emit(
                 "stage.failed",
@@ -113,7 +111,6 @@ def _ended(task_instance: Any, error: Any) -> None:
                 error=" ".join(text.split())[:500],
             )
         else:
-            metrics.stage_last_success_timestamp_seconds.labels(**labels).set_to_current_time()
             _emit("stage.completed", "INFO", task_instance, duration_seconds=round(duration, 6))
         # The task's process ends after this hook: flush now, not after the coalescing interval.
         flush_pending()

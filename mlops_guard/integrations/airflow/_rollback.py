@@ -22,9 +22,9 @@ from mlops_guard.alerts._processor import (
     ActionOutcome,
     alert_reason,
     incident_key,
-    registry_outcome,
+    outcome_after_run,
 )
-from mlops_guard.errors import AlertError, ConfigError, GuardError, RegistryUnavailable
+from mlops_guard.errors import AlertError, ConfigError, RegistryUnavailable
 
 if TYPE_CHECKING:
     import httpx
@@ -184,14 +184,7 @@ def airflow_rollback_handler(
                 f"rollback DAG run {dag}/{run_id} ended {state}",
                 hint="see the run's task logs in Airflow; the receiver retries",
             )
-        try:
-            seen = registry_outcome(alert.model, key, version or None, guard_settings, final=True)
-        except GuardError as exc:  # the run succeeded; the read only reports on it
-            _log.warning("rollback of %s not read back from the registry: %s", alert.model, exc)
-            seen = None
-        if seen is not None:
-            return ActionOutcome(seen.state, {**result, **seen.result}, seen.note)
-        return ActionOutcome("done", result)
+        return outcome_after_run(alert, key, version, guard_settings, result)
 
     return handle
 

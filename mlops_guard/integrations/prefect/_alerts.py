@@ -19,9 +19,10 @@ from mlops_guard.alerts._processor import (
     ActionOutcome,
     alert_reason,
     incident_key,
+    outcome_after_run,
     registry_outcome,
 )
-from mlops_guard.errors import AlertError, ConfigError, GuardError, RegistryUnavailable
+from mlops_guard.errors import AlertError, ConfigError, RegistryUnavailable
 
 if TYPE_CHECKING:
     from mlops_guard.alerts._processor import ActionHandler
@@ -93,17 +94,7 @@ def deployment_rollback_handler(
                 f"rollback flow run {flow_run.id} ended {result['state']}",
                 hint="see the flow run's logs in Prefect; the receiver retries",
             )
-        if guard_settings is not None and alert.model is not None:
-            try:
-                seen = registry_outcome(
-                    alert.model, key, version or None, guard_settings, final=True
-                )
-            except GuardError as exc:  # the run completed; the read only reports on it
-                _log.warning("rollback of %s not read back from the registry: %s", alert.model, exc)
-                seen = None
-            if seen is not None:
-                return ActionOutcome(seen.state, {**result, **seen.result}, seen.note)
-        return ActionOutcome("done", result)
+        return outcome_after_run(alert, key, version, guard_settings, result)
 
     return handle
 
