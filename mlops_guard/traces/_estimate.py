@@ -346,6 +346,11 @@ def estimate_clocks(
     b = np.zeros(count)
     for h in free:
         a[h], b[h] = solution[programme.column[h]], solution[programme.column[h] + 1]
+    intervals = {h: programme.interval(h) if consistent else (None, None) for h in free}
+    for h in free:
+        lower, upper = intervals[h]
+        if (lower is None) != (upper is None):
+            a[h], b[h] = _one_sided(h, samples, tau_all, y_all, a, b), 0.0
     # Each sample's delay once both clocks are corrected: the least is the true least delay.
     corrected = (
         y_all - (a[samples.dst] - a[samples.src]) - (b[samples.dst] - b[samples.src]) * tau_all
@@ -364,7 +369,7 @@ def estimate_clocks(
                 name, None, None, None, None, at_unix_nano, 0, "no cross-host traffic", None
             )
         else:
-            lower, upper = programme.interval(h) if consistent else (None, None)
+            lower, upper = intervals[h]
             hosts[name] = _host_clock(
                 name,
                 float(a[h]),
@@ -379,6 +384,30 @@ def estimate_clocks(
                 least=least,
             )
     return ClockEstimate(host_names[ref], at_unix_nano, hosts)
+
+
+def _one_sided(
+    host: int,
+    samples: Samples,
+    tau: _FloatArray,
+    y: _FloatArray,
+    a: _FloatArray,
+    b: _FloatArray,
+) -> float:
+    """A constant offset for a host bounded on one side only: the least correction (from 0)
+    that makes its traffic causal, given the other hosts' estimates."""
+    theta = a + 0.0
+    theta[host] = 0.0
+    slope = b + 0.0
+    slope[host] = 0.0
+    residual = y - (theta[samples.dst] - theta[samples.src]) - (
+        slope[samples.dst] - slope[samples.src]
+    ) * tau
+    incoming = samples.dst == host
+    outgoing = samples.src == host
+    upper = float(residual[incoming].min()) if incoming.any() else math.inf
+    lower = float(-residual[outgoing].min()) if outgoing.any() else -math.inf
+    return min(max(0.0, lower), upper)
 
 
 def _host_clock(
@@ -404,8 +433,6 @@ def _host_clock(
     elif lower is None and upper is None:
         offset, drift, least, method = None, None, None, "not linked to the reference"
     elif lower is None or upper is None:
-        # Bounded on one side only: the least correction that makes the traffic causal.
-        offset = min(0.0, upper) if upper is not None else max(0.0, lower or 0.0)
         drift, least, method = 0.0, None, f"{source}/one-way-bound"
     return HostClock(
         host=name,
