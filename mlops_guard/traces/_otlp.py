@@ -85,6 +85,30 @@ class SpanTable:
     def __len__(self) -> int:
         return len(self.span_ids)
 
+    def since(self, unix_nano: int) -> SpanTable:
+        """The spans that ended at or after ``unix_nano`` (a scheduled check's window)."""
+        keep = np.flatnonzero(self.end >= unix_nano)
+        if len(keep) == len(self):
+            return self
+        rows = keep.tolist()
+        position = {row: k for k, row in enumerate(rows)}
+        codes, count = _trace_codes([self.trace_ids[r] for r in rows])
+        return SpanTable(
+            trace_ids=[self.trace_ids[r] for r in rows],
+            span_ids=[self.span_ids[r] for r in rows],
+            parent_ids=[self.parent_ids[r] for r in rows],
+            host_names=self.host_names,
+            hosts=self.hosts[keep],
+            kinds=self.kinds[keep],
+            start=self.start[keep],
+            end=self.end[keep],
+            links=[(position[r], t, s) for r, t, s in self.links if r in position],
+            trace_codes=codes,
+            span_numbers=self.span_numbers[keep],
+            parent_numbers=self.parent_numbers[keep],
+            trace_count=count,
+        )
+
 
 def host_key(resource: Any) -> str:
     """The host of a resource: the first of ``host.id``, ``host.ip``, ``host.name`` (Jaeger's
