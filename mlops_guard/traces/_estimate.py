@@ -43,6 +43,7 @@ _FloatArray = np.ndarray[Any, np.dtype[np.float64]]
 # Weight of a two-way link's delay against a one-way link's in the objective: large enough
 # that no trade of one for the other pays, small enough for HiGHS's tolerances.
 _TWO_WAY_WEIGHT = 1000.0
+_TIE_WEIGHT = 1e-3
 
 
 def ntp_exchange(t1: float, t2: float, t3: float, t4: float) -> tuple[float, float]:
@@ -179,17 +180,17 @@ def _pick_reference(
 class _Programme:
     """The linear programme over the hull constraints of every directed host pair.
 
-    Columns: ``a[h], b[h]`` (offset in µs, drift in ppm = µs/s) of each free host, then
-    ``t[e]`` (the least one-way delay, µs) of each host pair, then the ring term.
+    Columns: ``a[h], b[h]`` (offset in µs, drift in ppm = µs/s) of each free host, then one
+    least-delay variable (µs) per group of links: each link with traffic both ways is a group,
+    and so is each ring of one-way links (all of whose links are assumed to share their least
+    delay, as NTP assumes both directions do).
     """
 
     free: list[int]
     column: dict[int, int]
     a_ub: _FloatArray
     b_ub: _FloatArray
-    n_hard: int  # rows of a_ub that are causality constraints (the rest tie the ring term)
-    n_edges: int
-    two_way: np.ndarray[Any, np.dtype[np.bool_]]
+    weights: _FloatArray  # objective weight of each group's delay
     host_bounds: list[tuple[float | None, float | None]]
     cap: float
 
@@ -197,18 +198,25 @@ class _Programme:
     def n_host_vars(self) -> int:
         return 2 * len(self.free)
 
+    @property
+    def n_hard(self) -> int:
+        return len(self.b_ub)
+
     def objective(self) -> _FloatArray:
         objective = np.zeros(self.a_ub.shape[1])
-        start = self.n_host_vars
-        # Lexicographic in effect: two-way links first, then the one-way ring's least delay.
-        objective[start : start + self.n_edges] = np.where(self.two_way, -_TWO_WAY_WEIGHT, -1.0)
-        objective[-1] = -float(max(int(np.count_nonzero(~self.two_way)), 1))
+        objective[self.n_host_vars :] = -self.weights
+        # Ties (a link's slope that no least delay depends on) go to the clock model closest
+        # to every hull point, Moon et al.'s least total slack, weighted far below the
+        # delays so it never trades against them.
+        if self.n_hard:
+            objective -= _TIE_WEIGHT / self.n_hard * self.a_ub.sum(axis=0)
         return objective
 
     def solve(self) -> tuple[_FloatArray, bool]:
         """The solution, and whether every delay could stay >= 0."""
         from scipy.optimize import linprog
 
+        n_groups = len(self.weights)
         if not self.free:
             return np.zeros(self.a_ub.shape[1]), True
         for low, consistent in ((0.0, True), (-self.cap, False)):
@@ -216,7 +224,7 @@ class _Programme:
                 self.objective(),
                 A_ub=self.a_ub,
                 b_ub=self.b_ub,
-                bounds=[*self.host_bounds, *[(low, self.cap)] * (self.n_edges + 1)],
+                bounds=[*self.host_bounds, *[(low, self.cap)] * n_groups],
                 method="highs",
             )
             if result.status == 0:
@@ -227,15 +235,38 @@ class _Programme:
         """The least and greatest offset of ``host`` every sample allows (None: unbounded)."""
         from scipy.optimize import linprog
 
-        hard = self.a_ub[: self.n_hard, : self.n_host_vars]
-        limits = self.b_ub[: self.n_hard]
+        hard = self.a_ub[:, : self.n_host_vars]
         found: list[float | None] = []
         for sign in (1.0, -1.0):
             goal = np.zeros(self.n_host_vars)
             goal[self.column[host]] = sign
-            result = linprog(goal, A_ub=hard, b_ub=limits, bounds=self.host_bounds, method="highs")
+            result = linprog(
+                goal, A_ub=hard, b_ub=self.b_ub, bounds=self.host_bounds, method="highs"
+            )
             found.append(sign * float(result.fun) if result.status == 0 else None)
         return found[0], found[1]
+
+
+def _rings(one_way: list[tuple[int, int]]) -> dict[tuple[int, int], int]:
+    """For each one-way link (src, dst), the strongly connected component of the one-way
+    links' graph it lies in, or -1 when it is on no cycle."""
+    nodes = sorted({h for link in one_way for h in link})
+    reach = {h: {h} for h in nodes}
+    changed = True
+    while changed:  # transitive closure: a handful of hosts, cheap
+        changed = False
+        for src, dst in one_way:
+            before = len(reach[src])
+            reach[src] |= reach[dst]
+            changed |= len(reach[src]) != before
+    component: dict[int, int] = {}
+    for h in nodes:
+        members = frozenset(g for g in reach[h] if h in reach[g])
+        component[h] = min(members)
+    return {
+        (src, dst): component[src] if component[src] == component[dst] else -1
+        for src, dst in one_way
+    }
 
 
 def _programme(
@@ -248,12 +279,34 @@ def _programme(
 ) -> _Programme:
     column = {h: 2 * k for k, h in enumerate(free)}
     n_host_vars = 2 * len(free)
-    n_vars = n_host_vars + n_edges + 1
+    directions: dict[int, set[tuple[int, int]]] = {}
+    for src, dst, edge, _, _ in rows:
+        directions.setdefault(edge, set()).add((src, dst))
+    # Links with traffic both ways pin their offset (NTP's midpoint) and come first; a ring
+    # of one-way links pins its offsets only by assuming its links' least delays are equal.
+    rings = _rings([next(iter(d)) for d in directions.values() if len(d) == 1])
+    group_of: dict[int, int] = {}
+    weights: list[float] = []
+    ring_group: dict[int, int] = {}
+    for edge in range(n_edges):
+        links = directions[edge]
+        if len(links) == 2:
+            group_of[edge] = len(weights)
+            weights.append(_TWO_WAY_WEIGHT)
+            continue
+        ring = rings[next(iter(links))]
+        if ring >= 0 and ring in ring_group:
+            group_of[edge] = ring_group[ring]
+            weights[group_of[edge]] += 1.0
+            continue
+        group_of[edge] = len(weights)
+        if ring >= 0:
+            ring_group[ring] = group_of[edge]
+        weights.append(1.0)
+    n_vars = n_host_vars + len(weights)
     blocks: list[_FloatArray] = []
     rhs: list[_FloatArray] = []
-    directions: dict[int, set[int]] = {}
     for src, dst, edge, tau, y in rows:
-        directions.setdefault(edge, set()).add(src)
         block = np.zeros((len(y), n_vars))
         if dst in column:
             block[:, column[dst]] += 1.0
@@ -261,17 +314,9 @@ def _programme(
         if src in column:
             block[:, column[src]] -= 1.0
             block[:, column[src] + 1] -= tau
-        block[:, n_host_vars + edge] = 1.0
+        block[:, n_host_vars + group_of[edge]] = 1.0
         blocks.append(block)
         rhs.append(y)
-    # Links with traffic both ways pin their offset (NTP's midpoint); links with traffic one
-    # way only bound it, and matter only where nothing else decides, as in a ring of one-way
-    # messages: there the least delay of those links is made as large as it can be.
-    two_way = np.array([len(directions[e]) == 2 for e in range(n_edges)], dtype=np.bool_)
-    one_way = np.flatnonzero(~two_way)
-    ring = np.zeros((len(one_way), n_vars))
-    ring[np.arange(len(one_way)), n_host_vars + one_way] = -1.0
-    ring[:, -1] = 1.0
     host_bounds: list[tuple[float | None, float | None]] = []
     for h in free:
         drift = settings.max_drift_ppm if fits_drift[h] else 0.0
@@ -279,11 +324,9 @@ def _programme(
     return _Programme(
         free=free,
         column=column,
-        a_ub=np.vstack([*blocks, ring]) if blocks else np.zeros((0, n_vars)),
-        b_ub=np.concatenate([*rhs, np.zeros(len(one_way))]) if rhs else np.zeros(0),
-        n_hard=sum(len(y) for y in rhs),
-        n_edges=n_edges,
-        two_way=two_way,
+        a_ub=np.vstack(blocks) if blocks else np.zeros((0, n_vars)),
+        b_ub=np.concatenate(rhs) if rhs else np.zeros(0),
+        weights=np.asarray(weights, dtype=np.float64),
         host_bounds=host_bounds,
         cap=cap,
     )
@@ -400,9 +443,11 @@ def _one_sided(
     theta[host] = 0.0
     slope = b + 0.0
     slope[host] = 0.0
-    residual = y - (theta[samples.dst] - theta[samples.src]) - (
-        slope[samples.dst] - slope[samples.src]
-    ) * tau
+    residual = (
+        y
+        - (theta[samples.dst] - theta[samples.src])
+        - (slope[samples.dst] - slope[samples.src]) * tau
+    )
     incoming = samples.dst == host
     outgoing = samples.src == host
     upper = float(residual[incoming].min()) if incoming.any() else math.inf
