@@ -117,6 +117,7 @@ def build_provider(
     attributes: Mapping[str, str] | None = None,
     environ: Mapping[str, str] | None = None,
     batch: bool = True,
+    id_generator: Any = None,
 ) -> TracerProvider:
     """A tracer provider whose resource names the host and service, exporting over OTLP/HTTP
     when an endpoint is configured and to :func:`spans_file` in ``directory`` otherwise."""
@@ -132,7 +133,11 @@ def build_provider(
             **(attributes or {}),
         }
     )
-    provider = TracerProvider(resource=resource)
+    provider = (
+        TracerProvider(resource=resource)
+        if id_generator is None
+        else TracerProvider(resource=resource, id_generator=id_generator)
+    )
     endpoint = _endpoint(environ)
     exporter: Any
     if endpoint or any(environ.get(name) for name in _ENDPOINT_VARIABLES):
