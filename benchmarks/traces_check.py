@@ -59,9 +59,7 @@ def _timed(command: list[str]) -> tuple[float, float, int, str]:
 
 
 _BASELINE = (
-    "import json, sys\n"
-    "with open(sys.argv[1], 'rb') as f:\n"
-    "    for line in f: json.loads(line)\n"
+    "import json, sys\nwith open(sys.argv[1], 'rb') as f:\n    for line in f: json.loads(line)\n"
 )
 
 
@@ -78,7 +76,8 @@ def main() -> None:
         check = [sys.executable, "-m", "mlops_guard.cli", "trace", "check", str(path), "--json"]
         runs = [_timed(check) for _ in range(args.repeat)]
         report = json.loads(runs[-1][3])
-        baseline = [_timed([sys.executable, "-c", _BASELINE, str(path)]) for _ in range(args.repeat)]
+        baseline_command = [sys.executable, "-c", _BASELINE, str(path)]
+        baseline = [_timed(baseline_command) for _ in range(args.repeat)]
         size = path.stat().st_size
     spans = report["spans"]
     wall = statistics.median(r[0] for r in runs)
