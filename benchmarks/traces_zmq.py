@@ -271,6 +271,21 @@ def measure(
     }
 
 
+def _drift_run(workdir: Path, args: argparse.Namespace) -> dict[str, Any]:
+    drift_args = argparse.Namespace(**{**vars(args), "messages": args.drift_messages})
+    offsets = {"model": -args.drift_offset_ms, "postprocess": args.drift_offset_ms}
+    drifts = {"model": -args.drift_ppm, "postprocess": args.drift_ppm}
+    started = time.time_ns()
+    result = measure("drift", workdir, offsets, drifts, drift_args)
+    # The injected offset at the estimate's time: offset + drift * (at - t0), t0 ~ started.
+    elapsed = result["at"] - started
+    result["injected"] = {
+        stage: (offsets[stage] * 1e6 + drifts[stage] * 1e-6 * elapsed) for stage in offsets
+    }
+    result["drift_injected"] = drifts
+    return result
+
+
 def _fmt(value: float | None) -> str:
     return "-" if value is None else f"{value / 1e6:+.2f}"
 
@@ -289,7 +304,8 @@ def main() -> None:
     parser.add_argument("--interval-ms", type=float, default=5.0, help="between requests")
     parser.add_argument("--drift-ppm", type=float, default=300.0, help="drift run: B -, C +")
     parser.add_argument("--drift-offset-ms", type=float, default=2.0, help="drift run start")
-    parser.add_argument("--drift-messages", type=int, default=1500)
+    parser.add_argument("--drift-messages", type=int, default=1500, help="0: no drift run")
+    parser.add_argument("--json", type=Path, default=None, help="also write the rows here")
     args = parser.parse_args()
     if args.stage:
         run_stage(args)
@@ -304,18 +320,8 @@ def main() -> None:
             result["injected"] = {"model": -skew * 1e6, "postprocess": skew * 1e6}
             result["drift_injected"] = {"model": 0.0, "postprocess": 0.0}
             rows.append(result)
-        drift_args = argparse.Namespace(**{**vars(args), "messages": args.drift_messages})
-        offsets = {"model": -args.drift_offset_ms, "postprocess": args.drift_offset_ms}
-        drifts = {"model": -args.drift_ppm, "postprocess": args.drift_ppm}
-        started = time.time_ns()
-        result = measure("drift", workdir, offsets, drifts, drift_args)
-        # Injected offset at the estimate's time: offset + drift * (at - t0); t0 ~ started.
-        elapsed = result["at"] - started
-        result["injected"] = {
-            stage: (offsets[stage] * 1e6 + drifts[stage] * 1e-6 * elapsed) for stage in offsets
-        }
-        result["drift_injected"] = drifts
-        rows.append(result)
+        if args.drift_messages:
+            rows.append(_drift_run(workdir, args))
 
     print(
         f"\nthree stages over ZeroMQ on loopback, {args.delay_ms:g} ms added one-way delay, "
@@ -343,6 +349,30 @@ def main() -> None:
         print(
             f"| {r['label']} | {r['before']:.1%} of {r['pairs']} | {r['after']:.1%} | "
             f"{cells[0]} | {cells[1]} | {drift} | {', '.join(r['warned']) or '-'} |"
+        )
+    if args.json:
+        args.json.write_text(
+            json.dumps(
+                [
+                    {
+                        "run": r["label"],
+                        "violating_share_before": r["before"],
+                        "violating_share_after": r["after"],
+                        "pairs": r["pairs"],
+                        "early_warnings": r["warned"],
+                        "hosts": {
+                            HOSTS[s]: {
+                                **r["found"][s].to_dict(),
+                                "injected_offset_ms": r["injected"][s] / 1e6,
+                                "injected_drift_ppm": r["drift_injected"][s],
+                            }
+                            for s in ("model", "postprocess")
+                        },
+                    }
+                    for r in rows
+                ],
+                indent=2,
+            )
         )
 
 
