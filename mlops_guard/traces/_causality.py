@@ -136,12 +136,12 @@ def find_pairs(table: SpanTable, index: SpanIndex | None = None) -> Pairs:
     parents = [found[found >= 0]]
     kinds = table.kinds
     if table.links:
-        link_rows = np.asarray([row for row, _, _ in table.links], dtype=np.int64)
+        link_rows = np.asarray([row for row, _, _, _ in table.links], dtype=np.int64)
         codes = trace_code_of(table)
-        link_traces = np.asarray([codes.get(t, -1) for _, t, _ in table.links], dtype=np.int64)
-        link_spans = np.asarray(
-            [int(s, 16) if len(s) == 16 else 0 for _, _, s in table.links], dtype=np.uint64
+        link_traces = np.asarray(
+            [codes.get((high, low), -1) for _, high, low, _ in table.links], dtype=np.int64
         )
+        link_spans = np.asarray([number for _, _, _, number in table.links], dtype=np.uint64)
         target = index.find(link_traces, link_spans)
         ok = target >= 0
         ok[ok] = (

@@ -166,7 +166,7 @@ def _structure_warnings(table: SpanTable, index: SpanIndex) -> dict[int, list[st
     parent = index.find(table.trace_codes[has_parent], table.parent_numbers[has_parent])
     for row in has_parent[parent < 0].tolist():
         if row not in found:
-            found[row] = [WARNING_MISSING_PARENT.format(table.parent_ids[row])]
+            found[row] = [WARNING_MISSING_PARENT.format(table.parent_hex(row))]
     return found
 
 
@@ -249,8 +249,8 @@ def _per_trace(
         count += 1
         spans = [
             JaegerSpan(
-                span_id=table.span_ids[row],
-                parent_id=table.parent_ids[row],
+                span_id=table.span_hex(row),
+                parent_id=table.parent_hex(row),
                 host=table.host_names[table.hosts[row]],
                 start=int(start[row]),
                 end=int(end[row]),

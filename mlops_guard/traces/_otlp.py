@@ -48,65 +48,78 @@ _KIND_NAMES = {
 _FIX = "give OTLP JSON as the collector's file exporter writes it"
 
 
+_U64 = np.ndarray[Any, np.dtype[np.uint64]]
+_I64 = np.ndarray[Any, np.dtype[np.int64]]
+
+
+def _u64() -> _U64:
+    return np.zeros(0, np.uint64)
+
+
+def _i64() -> _I64:
+    return np.zeros(0, np.int64)
+
+
 @dataclass
 class SpanTable:
-    """The spans of some OTLP JSON files, one row per span, in reading order."""
+    """The spans of some OTLP JSON files, one row per span, in reading order.
 
-    trace_ids: list[str] = field(default_factory=list)
-    span_ids: list[str] = field(default_factory=list)
-    parent_ids: list[str] = field(default_factory=list)
+    Ids are kept as numbers, never as strings: a trace id as its two 64-bit halves and a code
+    per distinct trace (0, 1, ...), span and parent ids as 64-bit integers (0: no parent). A
+    million spans then cost tens of megabytes, and pairs are found by sorting.
+    """
+
     host_names: list[str] = field(default_factory=list)  # index -> host key ("" unknown)
     hosts: np.ndarray[Any, np.dtype[np.int32]] = field(
         default_factory=lambda: np.zeros(0, np.int32)
     )
     kinds: np.ndarray[Any, np.dtype[np.int8]] = field(default_factory=lambda: np.zeros(0, np.int8))
-    start: np.ndarray[Any, np.dtype[np.int64]] = field(
-        default_factory=lambda: np.zeros(0, np.int64)
-    )
-    end: np.ndarray[Any, np.dtype[np.int64]] = field(default_factory=lambda: np.zeros(0, np.int64))
-    # (row of a span, trace id, span id) for each link a span carries (messaging consumers).
-    links: list[tuple[int, str, str]] = field(default_factory=list)
-    # The ids as numbers: a code per distinct trace id, span and parent ids as 64-bit
-    # integers (0: no parent), so pairs are found by sorting instead of by dictionary.
-    trace_codes: np.ndarray[Any, np.dtype[np.int64]] = field(
-        default_factory=lambda: np.zeros(0, np.int64)
-    )
-    span_numbers: np.ndarray[Any, np.dtype[np.uint64]] = field(
-        default_factory=lambda: np.zeros(0, np.uint64)
-    )
-    parent_numbers: np.ndarray[Any, np.dtype[np.uint64]] = field(
-        default_factory=lambda: np.zeros(0, np.uint64)
-    )
+    start: _I64 = field(default_factory=_i64)
+    end: _I64 = field(default_factory=_i64)
+    trace_high: _U64 = field(default_factory=_u64)
+    trace_low: _U64 = field(default_factory=_u64)
+    trace_codes: _I64 = field(default_factory=_i64)
     trace_count: int = 0
-    trace_code_of: dict[str, int] = field(default_factory=dict)
+    span_numbers: _U64 = field(default_factory=_u64)
+    parent_numbers: _U64 = field(default_factory=_u64)
+    # (row of a span, trace high, trace low, span number) for each link a span carries.
+    links: list[tuple[int, int, int, int]] = field(default_factory=list)
     # The span objects themselves, only when read for rewriting.
     objects: list[dict[str, Any]] = field(default_factory=list)
 
     def __len__(self) -> int:
-        return len(self.span_ids)
+        return len(self.span_numbers)
+
+    def span_hex(self, row: int) -> str:
+        return f"{int(self.span_numbers[row]):016x}"
+
+    def parent_hex(self, row: int) -> str:
+        parent = int(self.parent_numbers[row])
+        return f"{parent:016x}" if parent else ""
 
     def since(self, unix_nano: int) -> SpanTable:
         """The spans that ended at or after ``unix_nano`` (a scheduled check's window)."""
         keep = np.flatnonzero(self.end >= unix_nano)
         if len(keep) == len(self):
             return self
-        rows = keep.tolist()
-        position = {row: k for k, row in enumerate(rows)}
-        codes, count = _trace_codes([self.trace_ids[r] for r in rows])
+        position = np.full(len(self), -1, dtype=np.int64)
+        position[keep] = np.arange(len(keep))
+        codes, inverse = np.unique(self.trace_codes[keep], return_inverse=True)
         return SpanTable(
-            trace_ids=[self.trace_ids[r] for r in rows],
-            span_ids=[self.span_ids[r] for r in rows],
-            parent_ids=[self.parent_ids[r] for r in rows],
             host_names=self.host_names,
             hosts=self.hosts[keep],
             kinds=self.kinds[keep],
             start=self.start[keep],
             end=self.end[keep],
-            links=[(position[r], t, s) for r, t, s in self.links if r in position],
-            trace_codes=codes,
+            trace_high=self.trace_high[keep],
+            trace_low=self.trace_low[keep],
+            trace_codes=inverse.astype(np.int64).ravel(),
+            trace_count=len(codes),
             span_numbers=self.span_numbers[keep],
             parent_numbers=self.parent_numbers[keep],
-            trace_count=count,
+            links=[
+                (int(position[r]), h, lo, sp) for r, h, lo, sp in self.links if position[r] >= 0
+            ],
         )
 
 
@@ -227,65 +240,54 @@ def _resource_spans(document: Any, path: Path, line: int) -> list[Any]:
     return spans
 
 
-def _hex_numbers(ids: list[str], what: str) -> np.ndarray[Any, np.dtype[np.uint64]]:
-    """64-bit span ids as integers; ``""`` is 0 (no parent)."""
-    filled = [i or "0000000000000000" for i in ids]
-    joined = "".join(filled)
-    if len(joined) == 16 * len(filled):
+_NO_PARENT = "0000000000000000"
+
+
+def _numbers(ids: list[str], digits: int, what: str, path: Path, line: int) -> _U64:
+    """Hex ids (``digits`` long) as big-endian 64-bit words, two per trace id."""
+    joined = "".join(ids)
+    if len(joined) == digits * len(ids):
         try:
             return np.frombuffer(bytes.fromhex(joined), dtype=">u8").astype(np.uint64)
         except ValueError:
             pass
-    for value in filled:
-        if len(value) != 16:
+    for value in ids:
+        bad = len(value) != digits
+        if not bad:
+            try:
+                bytes.fromhex(value)
+            except ValueError:
+                bad = True
+        if bad:
             raise SchemaError(
-                f"{what} {value!r} is not 16 hex digits", hint="span ids are 8 bytes in hex"
+                f"{path} line {line}: {what} {value!r} is not {digits} hex digits",
+                hint=f"OTLP JSON writes a {what} as {digits // 2} bytes in hex",
             )
-        try:
-            bytes.fromhex(value)
-        except ValueError:
-            raise SchemaError(
-                f"{what} {value!r} is not hex", hint="span ids are 8 bytes in hex"
-            ) from None
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _trace_codes(trace_ids: list[str]) -> tuple[np.ndarray[Any, np.dtype[np.int64]], int]:
+def _trace_codes(high: _U64, low: _U64) -> tuple[_I64, int]:
     """A code per distinct trace id (0, 1, ...) for each row, and how many there are."""
-    joined = "".join(trace_ids)
-    if len(joined) == 32 * len(trace_ids):
-        try:
-            halves = np.frombuffer(bytes.fromhex(joined), dtype=">u8").reshape(-1, 2)
-        except ValueError:
-            halves = None
-        if halves is not None:
-            high, low = halves[:, 0].astype(np.uint64), halves[:, 1].astype(np.uint64)
-            order = np.lexsort((low, high))
-            new = np.ones(len(order), dtype=np.bool_)
-            new[1:] = (high[order][1:] != high[order][:-1]) | (low[order][1:] != low[order][:-1])
-            codes = np.empty(len(order), dtype=np.int64)
-            codes[order] = np.cumsum(new) - 1
-            return codes, int(new.sum())
-    # Ids of another length (not 16 bytes of hex): by dictionary, slower but exact.
-    index: dict[str, int] = {}
-    setdefault = index.setdefault
-    codes = np.fromiter(
-        (setdefault(t, len(index)) for t in trace_ids), dtype=np.int64, count=len(trace_ids)
+    if not len(high):
+        return np.zeros(0, np.int64), 0
+    order = np.lexsort((low, high))
+    sorted_high, sorted_low = high[order], low[order]
+    new = np.ones(len(order), dtype=np.bool_)
+    new[1:] = (sorted_high[1:] != sorted_high[:-1]) | (sorted_low[1:] != sorted_low[:-1])
+    codes = np.empty(len(order), dtype=np.int64)
+    codes[order] = np.cumsum(new) - 1
+    return codes, int(new.sum())
+
+
+def trace_code_of(table: SpanTable) -> dict[tuple[int, int], int]:
+    """(trace high, trace low) -> its code (only links need it)."""
+    return dict(
+        zip(
+            zip(table.trace_high.tolist(), table.trace_low.tolist(), strict=True),
+            table.trace_codes.tolist(),
+            strict=True,
+        )
     )
-    return codes, len(index)
-
-
-def _number_ids(table: SpanTable) -> None:
-    table.trace_codes, table.trace_count = _trace_codes(table.trace_ids)
-    table.span_numbers = _hex_numbers(table.span_ids, "span id")
-    table.parent_numbers = _hex_numbers(table.parent_ids, "parent span id")
-
-
-def trace_code_of(table: SpanTable) -> dict[str, int]:
-    """Trace id -> its code (built on demand: only links need it)."""
-    if not table.trace_code_of:
-        table.trace_code_of = dict(zip(table.trace_ids, table.trace_codes.tolist(), strict=True))
-    return table.trace_code_of
 
 
 class _Attribute(msgspec.Struct):
@@ -346,20 +348,77 @@ def _decode(data: bytes, path: Path, line: int, *, last: bool) -> _Document:
         return _loads(data, path, line, last=last)  # type: ignore[no-any-return]
 
 
+class _Columns:
+    """Columns being filled, one scope's spans at a time."""
+
+    def __init__(self) -> None:
+        self.hosts: list[np.ndarray[Any, np.dtype[np.int32]]] = []
+        self.traces: list[_U64] = []
+        self.spans: list[_U64] = []
+        self.parents: list[_U64] = []
+        self.kinds: list[int | str] = []
+        self.starts: list[int] = []
+        self.ends: list[int] = []
+        self.links: list[tuple[int, int, int, int]] = []
+        self.rows = 0
+
+    def add(self, spans: list[_Span], host: int, path: Path, line: int) -> None:
+        traces = [s.traceId for s in spans]
+        ids = [s.spanId for s in spans]
+        if not all(traces) or not all(ids):
+            raise SchemaError(
+                f"{path} line {line}: a span has an empty traceId or spanId",
+                hint="export spans with their ids (hex strings)",
+            )
+        self.traces.append(_numbers(traces, 32, "traceId", path, line))
+        self.spans.append(_numbers(ids, 16, "spanId", path, line))
+        parents = [s.parentSpanId or _NO_PARENT for s in spans]
+        self.parents.append(_numbers(parents, 16, "parentSpanId", path, line))
+        self.kinds += [s.kind for s in spans]
+        self.starts += [s.startTimeUnixNano for s in spans]
+        self.ends += [s.endTimeUnixNano for s in spans]
+        self.hosts.append(np.full(len(spans), host, dtype=np.int32))
+        for offset, span in enumerate(spans):
+            for link in span.links or ():
+                if len(link.traceId) == 32 and len(link.spanId) == 16:
+                    try:
+                        high, low = int(link.traceId[:16], 16), int(link.traceId[16:], 16)
+                        number = int(link.spanId, 16)
+                    except ValueError:
+                        continue
+                    self.links.append((self.rows + offset, high, low, number))
+        self.rows += len(spans)
+
+    def table(self, host_names: list[str]) -> SpanTable:
+        words = np.concatenate(self.traces).reshape(-1, 2)
+        high, low = words[:, 0].copy(), words[:, 1].copy()
+        codes, count = _trace_codes(high, low)
+        try:
+            numbers = np.asarray(self.kinds, dtype=np.int64)
+            numbers[(numbers < 0) | (numbers > KIND_CONSUMER)] = KIND_UNSPECIFIED
+            kinds = numbers.astype(np.int8)
+        except (ValueError, TypeError):  # kinds by name ("SPAN_KIND_SERVER")
+            kinds = np.asarray([_kind(k) for k in self.kinds], dtype=np.int8)
+        return SpanTable(
+            host_names=host_names,
+            hosts=np.concatenate(self.hosts),
+            kinds=kinds,
+            start=np.asarray(self.starts, dtype=np.int64),
+            end=np.asarray(self.ends, dtype=np.int64),
+            trace_high=high,
+            trace_low=low,
+            trace_codes=codes,
+            trace_count=count,
+            span_numbers=np.concatenate(self.spans),
+            parent_numbers=np.concatenate(self.parents),
+            links=self.links,
+        )
+
+
 def read_spans(paths: Iterable[str | Path]) -> SpanTable:
     """The spans of OTLP JSON files as columns (bad input raises a :class:`DataError`)."""
-    table = SpanTable()
+    columns = _Columns()
     host_index: dict[str, int] = {}
-    hosts: list[np.ndarray[Any, np.dtype[np.int32]]] = []
-    kinds: list[int | str] = []
-    starts: list[int] = []
-    ends: list[int] = []
-    trace_ids, span_ids, parent_ids, links = (
-        table.trace_ids,
-        table.span_ids,
-        table.parent_ids,
-        table.links,
-    )
     for raw_path in paths:
         path = Path(raw_path)
         for line, document in _documents(path, _decode):
@@ -369,47 +428,14 @@ def read_spans(paths: Iterable[str | Path]) -> SpanTable:
                     if resource.resource is not None
                     else []
                 )
-                host = host_index.setdefault(host_key({"attributes": attributes}), len(host_index))
+                key = host_key({"attributes": attributes})
+                host = host_index.setdefault(key, len(host_index))
                 for scope in resource.scopeSpans:
-                    spans = scope.spans
-                    if not spans:
-                        continue
-                    first = len(span_ids)
-                    batch_traces = [s.traceId for s in spans]
-                    batch_spans = [s.spanId for s in spans]
-                    if not all(batch_traces) or not all(batch_spans):
-                        raise SchemaError(
-                            f"{path} line {line}: a span has an empty traceId or spanId",
-                            hint="export spans with their ids (hex strings)",
-                        )
-                    trace_ids += batch_traces
-                    span_ids += batch_spans
-                    parent_ids += [s.parentSpanId for s in spans]
-                    kinds += [s.kind for s in spans]
-                    starts += [s.startTimeUnixNano for s in spans]
-                    ends += [s.endTimeUnixNano for s in spans]
-                    hosts.append(np.full(len(spans), host, dtype=np.int32))
-                    for offset, s in enumerate(spans):
-                        if s.links:
-                            links.extend(
-                                (first + offset, k.traceId, k.spanId)
-                                for k in s.links
-                                if k.traceId and k.spanId
-                            )
-    if not span_ids:
+                    if scope.spans:
+                        columns.add(scope.spans, host, path, line)
+    if not columns.rows:
         raise EmptyData("no spans in the given files", hint=_FIX)
-    _number_ids(table)
-    table.host_names = list(host_index)
-    table.hosts = np.concatenate(hosts)
-    try:
-        numbers = np.asarray(kinds, dtype=np.int64)
-        numbers[(numbers < 0) | (numbers > KIND_CONSUMER)] = KIND_UNSPECIFIED
-        table.kinds = numbers.astype(np.int8)
-    except (ValueError, TypeError):  # kinds by name ("SPAN_KIND_SERVER")
-        table.kinds = np.asarray([_kind(k) for k in kinds], dtype=np.int8)
-    table.start = np.asarray(starts, dtype=np.int64)
-    table.end = np.asarray(ends, dtype=np.int64)
-    return table
+    return columns.table(list(host_index))
 
 
 def read_documents(paths: Iterable[str | Path]) -> tuple[SpanTable, list[Any]]:

@@ -150,3 +150,36 @@ def test_reference_defaults_to_the_busiest_host(tmp_path: Path) -> None:
     assert report.reference_host == "b"
     assert report.hosts["b"].method == "reference"
     assert abs(report.hosts["a"].offset_ns / 1e6 + 1.0) < 0.1  # type: ignore[operator]
+
+
+def test_a_consumer_linked_to_its_producer_is_a_pair(tmp_path: Path) -> None:
+    """Batch consumers start their own trace and link the producer (OpenTelemetry's messaging
+    conventions): the link makes the pair, across traces."""
+    import json
+
+    def resource(host: str, spans: list[dict]) -> dict:  # type: ignore[type-arg]
+        attributes = [{"key": "host.name", "value": {"stringValue": host}}]
+        return {"resource": {"attributes": attributes}, "scopeSpans": [{"spans": spans}]}
+
+    producer = {
+        "traceId": "1" * 32,
+        "spanId": "a" * 16,
+        "kind": 4,
+        "startTimeUnixNano": "2000",
+        "endTimeUnixNano": "2500",
+    }
+    consumer = {
+        "traceId": "2" * 32,
+        "spanId": "b" * 16,
+        "kind": "SPAN_KIND_CONSUMER",
+        "startTimeUnixNano": "1000",
+        "endTimeUnixNano": "1800",
+        "links": [{"traceId": "1" * 32, "spanId": "a" * 16}],
+    }
+    path = tmp_path / "linked.json"
+    path.write_text(
+        json.dumps({"resourceSpans": [resource("p", [producer]), resource("c", [consumer])]})
+    )
+    report = check_spans([path])
+    assert report.violations["consumer_before_producer"] == 1
+    assert report.traces == 2
