@@ -44,6 +44,7 @@ _FloatArray = np.ndarray[Any, np.dtype[np.float64]]
 # that no trade of one for the other pays, small enough for HiGHS's tolerances.
 _TWO_WAY_WEIGHT = 1000.0
 _TIE_WEIGHT = 1e-3
+_MARGIN_US = 0.002
 
 
 def ntp_exchange(t1: float, t2: float, t3: float, t4: float) -> tuple[float, float]:
@@ -247,22 +248,22 @@ class _Programme:
         return found[0], found[1]
 
 
-def _rings(one_way: list[tuple[int, int]]) -> dict[tuple[int, int], int]:
-    """For each one-way link (src, dst), the strongly connected component of the one-way
-    links' graph it lies in, or -1 when it is on no cycle."""
-    nodes = sorted({h for link in one_way for h in link})
+def _rings(
+    one_way: list[tuple[int, int]], two_way: list[tuple[int, int]]
+) -> dict[tuple[int, int], int]:
+    """For each one-way link (src, dst), the strongly connected component it lies in (links
+    with traffic both ways count in both directions), or -1 when it is on no cycle."""
+    arrows = [*one_way, *two_way, *((dst, src) for src, dst in two_way)]
+    nodes = sorted({h for link in arrows for h in link})
     reach = {h: {h} for h in nodes}
     changed = True
     while changed:  # transitive closure: a handful of hosts, cheap
         changed = False
-        for src, dst in one_way:
+        for src, dst in arrows:
             before = len(reach[src])
             reach[src] |= reach[dst]
             changed |= len(reach[src]) != before
-    component: dict[int, int] = {}
-    for h in nodes:
-        members = frozenset(g for g in reach[h] if h in reach[g])
-        component[h] = min(members)
+    component = {h: min(g for g in reach[h] if h in reach[g]) for h in nodes}
     return {
         (src, dst): component[src] if component[src] == component[dst] else -1
         for src, dst in one_way
@@ -282,9 +283,13 @@ def _programme(
     directions: dict[int, set[tuple[int, int]]] = {}
     for src, dst, edge, _, _ in rows:
         directions.setdefault(edge, set()).add((src, dst))
-    # Links with traffic both ways pin their offset (NTP's midpoint) and come first; a ring
-    # of one-way links pins its offsets only by assuming its links' least delays are equal.
-    rings = _rings([next(iter(d)) for d in directions.values() if len(d) == 1])
+    # Links with traffic both ways pin their offset (NTP's midpoint) and come first; the
+    # one-way links of a cycle pin their offsets only by assuming their least delays are
+    # equal (a cycle's offsets add up to zero, its delays' sum is all that is measured).
+    rings = _rings(
+        [next(iter(d)) for d in directions.values() if len(d) == 1],
+        [min(d) for d in directions.values() if len(d) == 2],
+    )
     group_of: dict[int, int] = {}
     weights: list[float] = []
     ring_group: dict[int, int] = {}
@@ -450,8 +455,10 @@ def _one_sided(
     )
     incoming = samples.dst == host
     outgoing = samples.src == host
-    upper = float(residual[incoming].min()) if incoming.any() else math.inf
-    lower = float(-residual[outgoing].min()) if outgoing.any() else -math.inf
+    # Inside the bound by a few nanoseconds: shifts are whole nanoseconds, and a corrected
+    # delay of exactly zero must not round to a violation.
+    upper = float(residual[incoming].min()) - _MARGIN_US if incoming.any() else math.inf
+    lower = float(-residual[outgoing].min()) + _MARGIN_US if outgoing.any() else -math.inf
     return min(max(0.0, lower), upper)
 
 
