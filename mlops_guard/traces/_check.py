@@ -188,34 +188,57 @@ def _set_attributes(span: dict[str, Any], delta: int, warnings: Sequence[str]) -
     span["attributes"] = attributes
 
 
+@dataclass
+class _Shifts:
+    """Per span, how far its start and end move (ns); the clocks, for its events."""
+
+    start: np.ndarray[Any, np.dtype[np.int64]]
+    end: np.ndarray[Any, np.dtype[np.int64]]
+    clocks: dict[int, HostClock]  # host index -> its clock, for hosts whose shift applied
+    held: np.ndarray[Any, np.dtype[np.bool_]]  # spans whose shift was over the limit
+
+    def at(self, row: int, host: int, unix_nano: int) -> int:
+        """The shift of an event of ``row`` at ``unix_nano``."""
+        clock = self.clocks.get(host)
+        if clock is None or self.held[row]:
+            return 0
+        return -round(clock.offset_at(unix_nano))
+
+
 def _host_shifts(
     table: SpanTable,
     estimate: ClockEstimate,
     max_delta_ns: int,
     warnings: dict[int, list[str]],
-) -> tuple[np.ndarray[Any, np.dtype[np.int64]], np.ndarray[Any, np.dtype[np.bool_]]]:
-    """Each span's shift by its host's estimated offset at its start, and which hosts have
-    no estimate."""
-    delta = np.zeros(len(table), dtype=np.int64)
+) -> tuple[_Shifts, np.ndarray[Any, np.dtype[np.bool_]]]:
+    """Each timestamp's shift by its host's estimated offset at that time (a drifting clock
+    also stretched the span), and which hosts have no estimate."""
+    start = np.zeros(len(table), dtype=np.int64)
+    end = np.zeros(len(table), dtype=np.int64)
+    held = np.zeros(len(table), dtype=np.bool_)
+    clocks: dict[int, HostClock] = {}
     unknown_host = np.zeros(len(table.host_names), dtype=np.bool_)
     for h, name in enumerate(table.host_names):
         clock = estimate.hosts.get(name)
         if clock is None or clock.offset_ns is None:
             unknown_host[h] = True
             continue
+        clocks[h] = clock
         mine = np.flatnonzero(table.hosts == h)
-        shift = -np.rint(
-            clock.offset_ns
-            + (clock.drift_ppm or 0.0) * 1e-6 * (table.start[mine] - clock.at_unix_nano)
-        ).astype(np.int64)
-        too_big = np.abs(shift) > max_delta_ns
-        for row, value in zip(mine[too_big].tolist(), shift[too_big].tolist(), strict=True):
-            warnings.setdefault(row, []).append(_not_applied(value, max_delta_ns))
-        shift[too_big] = 0
-        delta[mine] = shift
-    for row in np.flatnonzero(delta).tolist():
-        warnings.setdefault(row, []).append(adjusted_by_warning(int(delta[row])))
-    return delta, unknown_host
+        drift = (clock.drift_ppm or 0.0) * 1e-6
+        first = -np.rint(clock.offset_ns + drift * (table.start[mine] - clock.at_unix_nano))
+        last = -np.rint(clock.offset_ns + drift * (table.end[mine] - clock.at_unix_nano))
+        too_big = np.abs(first) > max_delta_ns
+        for row, value in zip(mine[too_big].tolist(), first[too_big].tolist(), strict=True):
+            warnings.setdefault(row, []).append(_not_applied(int(value), max_delta_ns))
+        first[too_big] = 0
+        last[too_big] = 0
+        held[mine[too_big]] = True
+        start[mine] = first.astype(np.int64)
+        end[mine] = last.astype(np.int64)
+    for row in np.flatnonzero(start).tolist():
+        warnings.setdefault(row, []).append(adjusted_by_warning(int(start[row])))
+    return _Shifts(start, end, clocks, held), unknown_host
 
 
 def _not_applied(delta: int, max_delta_ns: int) -> str:
@@ -229,7 +252,7 @@ def _per_trace(
     needs: np.ndarray[Any, np.dtype[np.bool_]],
     start: np.ndarray[Any, np.dtype[np.int64]],
     end: np.ndarray[Any, np.dtype[np.int64]],
-    delta: np.ndarray[Any, np.dtype[np.int64]],
+    shifts: _Shifts,
     warnings: dict[int, list[str]],
     max_delta_ns: int,
 ) -> int:
@@ -259,7 +282,8 @@ def _per_trace(
         ]
         adjust_trace(spans, max_delta_ns)
         for row, span in zip(trace_rows, spans, strict=True):
-            delta[row] += span.delta
+            shifts.start[row] += span.delta
+            shifts.end[row] += span.delta
             start[row], end[row] = span.start, span.end
             # The warnings about the trace's shape are already there, once.
             extra = [
@@ -274,19 +298,23 @@ def _per_trace(
 
 def _rewrite(
     table: SpanTable,
-    delta: np.ndarray[Any, np.dtype[np.int64]],
+    shifts: _Shifts,
+    jaeger: np.ndarray[Any, np.dtype[np.int64]],
     warnings: dict[int, list[str]],
 ) -> None:
     for row, span in enumerate(table.objects):
-        shift = int(delta[row])
-        if shift:
-            span["startTimeUnixNano"] = str(int(span["startTimeUnixNano"]) + shift)
-            span["endTimeUnixNano"] = str(int(span["endTimeUnixNano"]) + shift)
+        first, last = int(shifts.start[row]), int(shifts.end[row])
+        if first or last:
+            span["startTimeUnixNano"] = str(int(span["startTimeUnixNano"]) + first)
+            span["endTimeUnixNano"] = str(int(span["endTimeUnixNano"]) + last)
+            host = int(table.hosts[row])
             for event in span.get("events") or ():
                 if "timeUnixNano" in event:
-                    event["timeUnixNano"] = str(int(event["timeUnixNano"]) + shift)
-        if shift or row in warnings:
-            _set_attributes(span, shift, warnings.get(row, ()))
+                    at = int(event["timeUnixNano"])
+                    moved = shifts.at(row, host, at) + int(jaeger[row])
+                    event["timeUnixNano"] = str(at + moved)
+        if first or row in warnings:
+            _set_attributes(span, first, warnings.get(row, ()))
 
 
 def adjust_spans(
@@ -312,20 +340,23 @@ def adjust_spans(
     before, estimate = check_table(table, reference=reference, settings=settings, index=index)
     warnings = _structure_warnings(table, index)
     if per_trace:
-        delta = np.zeros(len(table), dtype=np.int64)
+        zeros = np.zeros(len(table), dtype=np.int64)
+        shifts = _Shifts(zeros, zeros.copy(), {}, np.zeros(len(table), dtype=np.bool_))
         needs = np.ones(len(table), dtype=np.bool_)
     else:
-        delta, unknown_host = _host_shifts(table, estimate, max_delta_ns, warnings)
+        shifts, unknown_host = _host_shifts(table, estimate, max_delta_ns, warnings)
         needs = unknown_host[table.hosts]
-    start, end = table.start + delta, table.end + delta
-    per_trace_count = _per_trace(table, needs, start, end, delta, warnings, max_delta_ns)
-    _rewrite(table, delta, warnings)
+    by_host = shifts.start.copy()
+    start, end = table.start + shifts.start, table.end + shifts.end
+    per_trace_count = _per_trace(table, needs, start, end, shifts, warnings, max_delta_ns)
+    jaeger = shifts.start - by_host  # what the per-trace rule added, for events
+    _rewrite(table, shifts, jaeger, warnings)
     write_documents(documents, out)
     table.start, table.end = start, end
     after = violations_of(table, find_pairs(table, index))
     return AdjustResult(
         spans=len(table),
-        adjusted=int(np.count_nonzero(delta)),
+        adjusted=int(np.count_nonzero(shifts.start | shifts.end)),
         per_trace=per_trace_count,
         before=before,
         after_violations=after,

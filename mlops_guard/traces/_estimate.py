@@ -191,6 +191,7 @@ class _Programme:
     column: dict[int, int]
     a_ub: _FloatArray
     b_ub: _FloatArray
+    margins: _FloatArray  # per row, how much to keep clear of the bound (see solve)
     weights: _FloatArray  # objective weight of each group's delay
     host_bounds: list[tuple[float | None, float | None]]
     cap: float
@@ -220,11 +221,20 @@ class _Programme:
         n_groups = len(self.weights)
         if not self.free:
             return np.zeros(self.a_ub.shape[1]), True
-        for low, consistent in ((0.0, True), (-self.cap, False)):
+        # Clear of every bound first: by a few nanoseconds (shifts are whole nanoseconds)
+        # plus the drift over the sample's delay (a receiving timestamp moves by the offset
+        # at its own time, a delay later than the row's time). Then on the bounds; then
+        # past them (no clock model is causal).
+        attempts = (
+            (self.b_ub - self.margins, 0.0, True),
+            (self.b_ub, 0.0, True),
+            (self.b_ub, -self.cap, False),
+        )
+        for limits, low, consistent in attempts:
             result = linprog(
                 self.objective(),
                 A_ub=self.a_ub,
-                b_ub=self.b_ub,
+                b_ub=limits,
                 bounds=[*self.host_bounds, *[(low, self.cap)] * n_groups],
                 method="highs",
             )
@@ -311,7 +321,10 @@ def _programme(
     n_vars = n_host_vars + len(weights)
     blocks: list[_FloatArray] = []
     rhs: list[_FloatArray] = []
+    margins: list[_FloatArray] = []
     for src, dst, edge, tau, y in rows:
+        drift = settings.max_drift_ppm if fits_drift.get(dst) else 0.0
+        margins.append(_MARGIN_US + drift * 1e-6 * np.abs(y))
         block = np.zeros((len(y), n_vars))
         if dst in column:
             block[:, column[dst]] += 1.0
@@ -331,6 +344,7 @@ def _programme(
         column=column,
         a_ub=np.vstack(blocks) if blocks else np.zeros((0, n_vars)),
         b_ub=np.concatenate(rhs) if rhs else np.zeros(0),
+        margins=np.concatenate(margins) if margins else np.zeros(0),
         weights=np.asarray(weights, dtype=np.float64),
         host_bounds=host_bounds,
         cap=cap,
@@ -457,8 +471,10 @@ def _one_sided(
     outgoing = samples.src == host
     # Inside the bound by a few nanoseconds: shifts are whole nanoseconds, and a corrected
     # delay of exactly zero must not round to a violation.
-    upper = float(residual[incoming].min()) - _MARGIN_US if incoming.any() else math.inf
-    lower = float(-residual[outgoing].min()) + _MARGIN_US if outgoing.any() else -math.inf
+    # (and by the other clock's drift over the delay, as in the programme's margins).
+    clear = residual - _MARGIN_US - np.abs(slope[samples.dst]) * 1e-6 * np.abs(y)
+    upper = float(clear[incoming].min()) if incoming.any() else math.inf
+    lower = float(-clear[outgoing].min()) if outgoing.any() else -math.inf
     return min(max(0.0, lower), upper)
 
 
