@@ -51,6 +51,8 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/rollback_latency.py
 	$(BIN)/python benchmarks/receiver_latency.py
 	$(BIN)/python benchmarks/monitor_step_overhead.py
+	$(BIN)/python benchmarks/traces_check.py
+	$(BIN)/python benchmarks/traces_zmq.py
 	$(BIN)/python benchmarks/score_vs_pyfunc.py
 
 clean:

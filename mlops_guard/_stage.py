@@ -108,6 +108,9 @@ class StageRecorder:
         self.outcome.flow = str(context.get("flow") or _UNKNOWN)
         self.outcome.model = str(context.get("model") or _UNKNOWN)
         self.outcome.context = context
+        from mlops_guard.traces._spans import start_stage_span
+
+        self._span = start_stage_span(self.stage, context, self.settings)
         self._safe("runlog", self.runlog.emit, "stage.started")
         self._start = time.perf_counter()
         return self
@@ -164,6 +167,7 @@ class StageRecorder:
                 }
                 self._safe("events", self._emit, f"mlops_guard.stage.{outcome.status}", payload)
         finally:
+            self._span.end(exc)
             self._bind.__exit__(exc_type, exc, tb)
 
     def _observe(self, labels: Mapping[str, str], duration: float, *, failed: bool) -> None:

@@ -286,6 +286,32 @@ class GuardMetrics:
             registry=r,
         )
 
+        # Trace causality: clocks estimated from cross-host spans (mlops_guard.traces).
+        self.clock_offset_seconds = Gauge(
+            "mlops_guard_clock_offset_seconds",
+            "A host's clock minus the reference host's, estimated from trace traffic.",
+            ("host",),
+            registry=r,
+        )
+        self.clock_offset_uncertainty_seconds = Gauge(
+            "mlops_guard_clock_offset_uncertainty_seconds",
+            "Half the width of the interval the host's offset surely lies in.",
+            ("host",),
+            registry=r,
+        )
+        self.clock_min_one_way_delay_seconds = Gauge(
+            "mlops_guard_clock_min_one_way_delay_seconds",
+            "Least one-way delay seen on the host's cross-host calls and messages.",
+            ("host",),
+            registry=r,
+        )
+        self.causality_violations_total = Counter(
+            "mlops_guard_causality_violations_total",
+            "Parent/child span pairs across hosts whose timestamps break causality.",
+            ("kind",),
+            registry=r,
+        )
+
     def exposition(self) -> bytes:
         """The registry in Prometheus text format."""
         return generate_latest(self.registry)

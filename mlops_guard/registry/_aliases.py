@@ -164,6 +164,19 @@ def _emit_moved(event: AliasEvent) -> None:
 
 
 def _apply(client: RegistryClient, event: AliasEvent) -> None:
+    """Move the alias, then record it (in a span of its own, for trace checks)."""
+    from mlops_guard.traces._spans import guard_span
+
+    attributes = {"mlops_guard.model": event.model, "mlops_guard.alias": event.alias}
+    if event.to_version is not None:
+        attributes["mlops_guard.model_version"] = str(event.to_version)
+    with guard_span(
+        "registry.alias_move", settings=client.settings, kind="client", attributes=attributes
+    ):
+        _move(client, event)
+
+
+def _move(client: RegistryClient, event: AliasEvent) -> None:
     """Move the alias, then record it; undo the move if the record cannot be written."""
     if event.to_version is None:
         client.delete_alias(event.model, event.alias)

@@ -104,13 +104,22 @@ def test_prefect_yaml_entrypoints_exist_and_triggers_validate() -> None:
     from pydantic import TypeAdapter
 
     deployments = {d["name"]: d for d in _prefect_yaml()["deployments"]}
-    assert set(deployments) >= {"training", "inference", "drift-check", "rollback", "canary"}
+    assert set(deployments) >= {
+        "training",
+        "inference",
+        "drift-check",
+        "rollback",
+        "canary",
+        "trace-check",
+    }
     for name, deployment in deployments.items():
         path, _, function = deployment["entrypoint"].partition(":")
         source = (ROOT / path).read_text()
         assert f"{function}" in source, name
         assert deployment["work_pool"]["name"] == "mlops-guard", name
     (schedule,) = deployments["drift-check"]["schedules"]
+    CronSchedule(cron=schedule["cron"], timezone=schedule["timezone"])
+    (schedule,) = deployments["trace-check"]["schedules"]
     CronSchedule(cron=schedule["cron"], timezone=schedule["timezone"])
     (trigger,) = deployments["rollback"]["triggers"]
     parsed = TypeAdapter(DeploymentTriggerTypes).validate_python(trigger)

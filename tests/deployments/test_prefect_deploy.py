@@ -124,7 +124,14 @@ def test_deploy_all_then_alert_event_runs_the_rollback(
     _cli("--no-prompt", "deploy", "--all", "--prefect-file", "deployments/prefect.yaml", env=env)
 
     deployments = {d["name"]: d for d in _post(api, "/deployments/filter")}
-    assert set(deployments) >= {"training", "inference", "drift-check", "canary", "rollback"}
+    assert set(deployments) >= {
+        "training",
+        "inference",
+        "drift-check",
+        "canary",
+        "rollback",
+        "trace-check",
+    }
     (schedule,) = deployments["drift-check"]["schedules"]
     assert schedule["schedule"]["cron"] == "5 * * * *"
     assert schedule["active"] is True

@@ -217,3 +217,26 @@ def test_a_move_whose_record_fails_is_undone(
     monkeypatch.undo()
     assert get_champion("churn", settings) == "1"
     assert len(history("churn", settings=settings)) == 1
+
+
+def test_an_alias_move_is_a_span(settings: GuardSettings, make_model: MakeModel) -> None:
+    """Each move of an alias writes a CLIENT span (the MLflow call) with the model, alias and
+    version, for ``trace check`` to place among the pipeline's spans."""
+    import json
+
+    make_model(versions=2)
+    promote("churn", "2", reason="r", actor="t", settings=settings)
+    spans = [
+        span
+        for path in sorted((settings.workdir / "traces").glob("*.jsonl"))
+        for line in path.read_text().splitlines()
+        for resource in json.loads(line)["resourceSpans"]
+        for scope in resource["scopeSpans"]
+        for span in scope["spans"]
+    ]
+    (move,) = [s for s in spans if s["name"] == "registry.alias_move"]
+    attributes = {a["key"]: a["value"]["stringValue"] for a in move["attributes"]}
+    assert attributes["mlops_guard.model"] == "churn"
+    assert attributes["mlops_guard.alias"] == "champion"
+    assert attributes["mlops_guard.model_version"] == "2"
+    assert move["kind"] == 3

@@ -1,6 +1,6 @@
 """Prefect integration: the guard for tasks and flows, the event sink, artifacts, the flows of
-the rollback, the scheduled drift check, drift by segment and the canary, and the alert
-receiver's ``deployment`` and ``event`` rollback modes.
+the rollback, the scheduled drift and trace checks, drift by segment and the canary, and the
+alert receiver's ``deployment`` and ``event`` rollback modes.
 
 The flows load on first use (``from mlops_guard.integrations.prefect import rollback_flow``).
 """
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from mlops_guard.integrations.prefect._drift import drift_check_flow
     from mlops_guard.integrations.prefect._rollback import ROLLBACK_FLOW_ACTOR, rollback_flow
     from mlops_guard.integrations.prefect._segments import drift_check_segments
+    from mlops_guard.integrations.prefect._traces import trace_check_flow
 
 __all__ = [
     "ROLLBACK_EVENT",
@@ -44,6 +45,7 @@ __all__ = [
     "publish_table",
     "rollback_event",
     "rollback_flow",
+    "trace_check_flow",
 ]
 
 __getattr__, __dir__ = lazy_exports(
@@ -58,5 +60,6 @@ __getattr__, __dir__ = lazy_exports(
         "canary_flow": "_canary",
         "drift_check_flow": "_drift",
         "drift_check_segments": "_segments",
+        "trace_check_flow": "_traces",
     },
 )
