@@ -102,8 +102,9 @@ class TestOutcome:
 
 
 # A column whose every 100th value (up to 10,000 of them) shows at most this many distinct
-# values is counted with a hash table (O(n)) instead of sorted (O(n log n)): about 2.5x faster
-# for ages, counts and other integer-like columns, and the same result.
+# values is counted by looking each value up among them (O(n log k)) instead of sorted
+# (O(n log n)): several times faster for ages, counts and other integer-like columns, and the
+# same result.
 _HASH_SAMPLE = 10_000
 _HASH_MAX_DISTINCT = 1_000
 
@@ -120,16 +121,19 @@ def summarise_numeric(values: FloatArray) -> NumericSummary:
         empty = np.empty(0, dtype=np.float64)
         return NumericSummary(empty, np.empty(0, dtype=np.int64), 0, math.nan, math.nan)
     sample = finite[:: max(1, n // _HASH_SAMPLE)]
-    if np.unique(sample).size <= _HASH_MAX_DISTINCT:
-        import pandas as pd
-
-        codes, uniques = pd.factorize(finite)
-        order = np.argsort(uniques)
-        distinct = np.asarray(uniques, dtype=np.float64)[order]
-        counts = np.bincount(codes, minlength=len(uniques)).astype(np.int64)[order]
-        mean = float(np.dot(distinct, counts) / n)
-        std = math.sqrt(float(np.dot((distinct - mean) ** 2, counts) / n))
-        return NumericSummary(distinct, counts, n, mean, std)
+    candidates = np.unique(sample)
+    if candidates.size <= _HASH_MAX_DISTINCT:
+        # Few distinct values in the sample: look every value up among them (O(n log k), no
+        # sort of the column); if one is missing from the sample, sort after all.
+        index = np.searchsorted(candidates, finite)
+        np.minimum(index, candidates.size - 1, out=index)
+        if np.array_equal(candidates[index], finite):
+            counts = np.bincount(index, minlength=candidates.size).astype(np.int64)
+            present = counts > 0
+            distinct, counts = candidates[present], counts[present]
+            mean = float(np.dot(distinct, counts) / n)
+            std = math.sqrt(float(np.dot((distinct - mean) ** 2, counts) / n))
+            return NumericSummary(distinct, counts, n, mean, std)
     mean = float(np.mean(finite))
     std = float(np.std(finite))
     ordered = np.sort(finite)
@@ -314,9 +318,18 @@ def _binned(
 
 
 def jensenshannon(ref_shares: FloatArray, cur_shares: FloatArray) -> float:
-    from scipy.spatial import distance
+    """``scipy.spatial.distance.jensenshannon(p, q)`` (natural log), in numpy: the same
+    operations in the same order (``rel_entr`` is ``x * log(x / y)``, 0 where ``x`` is 0), so
+    the same value, without importing scipy (a fifth of a second)."""
+    import numpy as np
 
-    return float(distance.jensenshannon(ref_shares, cur_shares, None))
+    p = ref_shares / np.sum(ref_shares)
+    q = cur_shares / np.sum(cur_shares)
+    m = (p + q) / 2.0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        left = np.where(p > 0, p * np.log(p / m), 0.0)
+        right = np.where(q > 0, q * np.log(q / m), 0.0)
+    return float(np.sqrt((np.sum(left) + np.sum(right)) / 2.0))
 
 
 def psi(ref_shares: FloatArray, cur_shares: FloatArray) -> float:

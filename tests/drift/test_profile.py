@@ -135,8 +135,20 @@ def test_a_profile_of_another_schema_is_refused() -> None:
     with pytest.raises(ProfileError, match="no column in common"):
         detect_drift(profile, other)
     mistyped = features(300, seed=2).astype({"age": str})
-    with pytest.raises(ProfileError, match="'age'"):
-        detect_drift(profile, mistyped)
+    report = detect_drift(profile, mistyped)
+    assert report.schema.changed == ("age",)
+    assert report.columns["age"].drifted
+
+
+def test_a_profile_with_an_unknown_family_is_refused(tmp_path: Path) -> None:
+    import json
+
+    path = build_profile(features(200, seed=1)).save(tmp_path / "p.json")
+    document = json.loads(path.read_text())
+    document["columns"]["age"]["family"] = "decimal"
+    path.write_text(json.dumps(document))
+    with pytest.raises(ProfileError, match="'age' has the unknown family 'decimal'"):
+        load_profile(path)
 
 
 def test_merging_profiles_of_different_schemas_is_refused() -> None:
