@@ -435,13 +435,15 @@ def _pick_default_test(
     """Evidently's _get_default_stattest, on summaries."""
     import numpy as np
 
+    from mlops_guard.drift._stats import sorted_unique
+
     if isinstance(ref, NumericSummary) and isinstance(cur, NumericSummary):
         if max(ref.nunique, cur.nunique) > settings.few_values:
             # The union has more than `few_values` values whatever it holds: no need to
             # build it (a sort of up to two million values on continuous columns).
             n_values = max(ref.nunique, cur.nunique)
         else:
-            n_values = int(np.union1d(ref.values, cur.values).size)
+            n_values = int(sorted_unique(np.concatenate((ref.values, cur.values))).size)
     else:
         assert isinstance(ref, CategoricalSummary)
         assert isinstance(cur, CategoricalSummary)
