@@ -315,6 +315,8 @@ def _whole(reference: Path, current: Path, repeats: int, script: Path) -> dict[s
             "dataset_drift": theirs_doc["dataset_drift"],
         },
         "speedup": theirs_seconds / ours_seconds,
+        # A shared machine: the load says how far both figures are from a quiet one's.
+        "load_average_after": os.getloadavg(),
         "same_column_verdicts": ours_verdicts == theirs_doc["columns"],
         "same_dataset_verdict": ours_doc["dataset_drift"] == theirs_doc["dataset_drift"],
     }

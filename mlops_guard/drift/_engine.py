@@ -631,6 +631,7 @@ def _check_column(  # noqa: PLR0912 - one branch per outcome Evidently would giv
         conflicting_families(ref_family, cur_family)
         or (kind == "numerical" and ref_family not in ("float", "int"))
         or (kind == "text" and ref_family != "string")
+        or (ref_family != cur_family and "datetime" in (ref_family, cur_family))
     ):
         return _changed(name, kind, ref_family, cur_family, (0, count))
     if kind in _SKIP_REASONS:
