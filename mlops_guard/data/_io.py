@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "PANDAS_NA_VALUES",
+    "PLAIN_STRING_KEY",
     "DataFormat",
     "Dates",
     "data_format",
@@ -213,13 +214,24 @@ def _no_rows(path: Path) -> EmptyData:
     )
 
 
+#: Field metadata key marking a string column read dictionary-encoded (it is text in the file).
+PLAIN_STRING_KEY = b"mlops_guard.plain_string"
+
+
 def read_arrow(
-    path: str | Path, *, na_values: Sequence[str] | None = None, dates: Dates = "parse"
+    path: str | Path,
+    *,
+    na_values: Sequence[str] | None = None,
+    dates: Dates = "parse",
+    dictionary_strings: bool = False,
 ) -> pa.Table:
     """Read a whole file into an Arrow table, with the checks of :func:`read_table`.
 
     CSV only: ``na_values`` are the strings read as missing (default :data:`PANDAS_NA_VALUES`,
     as pandas); ``dates="strings"`` keeps date and timestamp columns as their text.
+    Parquet only: ``dictionary_strings`` reads string columns dictionary-encoded, as they are
+    stored (no string is decoded twice; value counts are counts of codes), their fields marked
+    with :data:`PLAIN_STRING_KEY` so that they still read as text, not categories.
     """
     import pyarrow as pa
 
@@ -256,7 +268,27 @@ def read_arrow(
             parquet = pq.ParquetFile(str(path))
             # Before reading: Arrow refuses a table with duplicate names with a cryptic message.
             _check_columns(path, list(parquet.schema_arrow.names))
-            table = parquet.read()
+            plain = [
+                f.name
+                for f in parquet.schema_arrow
+                if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)
+            ]
+            if dictionary_strings and plain:
+                parquet = pq.ParquetFile(str(path), read_dictionary=plain)
+                table = parquet.read()
+                marked = set(plain)
+                schema = pa.schema(
+                    [
+                        f.with_metadata({**(f.metadata or {}), PLAIN_STRING_KEY: b"1"})
+                        if f.name in marked
+                        else f
+                        for f in table.schema
+                    ],
+                    metadata=table.schema.metadata,
+                )
+                table = pa.Table.from_arrays(table.columns, schema=schema)
+            else:
+                table = parquet.read()
         except (pa.ArrowException, OSError, EOFError) as exc:
             raise _wrap_read_error(path, exc) from exc
     if table.num_rows == 0:

@@ -193,7 +193,7 @@ def _load_reference(path: str, *, na_values: list[str] | None, dates: Any) -> An
 
     if Path(path).name.lower().endswith(".json"):
         return load_profile(path)
-    return read_arrow(path, na_values=na_values, dates=dates)
+    return read_arrow(path, na_values=na_values, dates=dates, dictionary_strings=True)
 
 
 def _drift(args: argparse.Namespace) -> int:  # noqa: PLR0912 - one branch per option
@@ -250,7 +250,9 @@ def _drift(args: argparse.Namespace) -> int:  # noqa: PLR0912 - one branch per o
     reference = _load_reference(args.reference, na_values=args.na_value, dates=args.dates)
     # Arrow tables, not DataFrames: the check needs no pandas (its import alone is a third of
     # a small check's time), and strings stay in Arrow's buffers.
-    current = read_arrow(args.current, na_values=args.na_value, dates=args.dates)
+    current = read_arrow(
+        args.current, na_values=args.na_value, dates=args.dates, dictionary_strings=True
+    )
     report = detect_drift(reference, current, config=config)
     if args.html:
         from mlops_guard.drift._evidently import write_evidently_html

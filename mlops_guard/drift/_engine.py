@@ -275,7 +275,24 @@ def _arrow_value_counts(array: pa.ChunkedArray) -> CategoricalSummary:
     import pyarrow.compute as pc
 
     if pa.types.is_dictionary(array.type):
-        array = array.cast(array.type.value_type)
+        # Counts of the codes, chunk by chunk (each chunk may have its own dictionary): no
+        # string is decoded.
+        totals: dict[Any, int] = {}
+        for chunk in array.chunks:
+            codes = chunk.indices.drop_null() if chunk.null_count else chunk.indices
+            if len(codes) == 0:
+                continue
+            wide = codes.cast(pa.int64())
+            as_numpy = np.frombuffer(
+                wide.buffers()[1], dtype=np.int64, count=len(wide), offset=wide.offset * 8
+            )
+            per_code = np.bincount(as_numpy, minlength=len(chunk.dictionary))
+            for key, count in zip(chunk.dictionary.to_pylist(), per_code.tolist(), strict=True):
+                if count and key is not None:
+                    totals[key] = totals.get(key, 0) + count
+        keys = list(totals)
+        counts = np.fromiter(totals.values(), dtype=np.int64, count=len(keys))
+        return CategoricalSummary(keys=keys, counts=counts, count=int(counts.sum()))
     counted = pc.value_counts(array.drop_null())
     keys = counted.field("values").to_pylist()
     counts = np.asarray(counted.field("counts").to_pylist(), dtype=np.int64)
@@ -375,7 +392,10 @@ class _Side:
             return self.data.view(name)
         table = self._table()
         if table is not None:
-            return arrow_view(table.column(name))
+            from mlops_guard.data._io import PLAIN_STRING_KEY
+
+            metadata = table.schema.field(name).metadata or {}
+            return arrow_view(table.column(name), plain_string=PLAIN_STRING_KEY in metadata)
         return pandas_view(self._frame()[name])
 
     def numeric(self, name: str) -> NumericSummary:

@@ -15,8 +15,9 @@ report's data definition is the current data set's), from the pandas dtype name:
 
 :func:`column_view` gives the dtype a column has as pandas holds it (an Arrow table as
 ``to_pandas`` would turn it: an int column with nulls becomes float64, a dictionary column a
-``category``, a bool column with nulls ``object``), so a Parquet or CSV file read through Arrow
-gets the kinds Evidently gives the file read with pandas.
+``category`` unless its field is marked as plain text in the file, a bool column with nulls
+``object``), so a Parquet or CSV file read through Arrow gets the kinds Evidently gives the file
+read with pandas.
 
 One deliberate difference: Evidently calls ``uint*``, the nullable ``Int*``/``UInt*``,
 ``Float*`` and ``boolean`` dtypes, and ``object`` columns of booleans, unknown, so it never
@@ -134,8 +135,11 @@ def arrow_family(data_type: pa.DataType) -> Family:  # noqa: PLR0911 - one retur
     return "other"
 
 
-def arrow_view(array: pa.ChunkedArray | pa.Array) -> ColumnView:  # noqa: PLR0911
-    """The :class:`ColumnView` of an Arrow column, as ``to_pandas`` would hand it to pandas."""
+def arrow_view(  # noqa: PLR0911
+    array: pa.ChunkedArray | pa.Array, *, plain_string: bool = False
+) -> ColumnView:
+    """The :class:`ColumnView` of an Arrow column, as ``to_pandas`` would hand it to pandas
+    (``plain_string``: a dictionary column that is plain text in its file)."""
     import pyarrow as pa
 
     data_type = array.type
@@ -162,9 +166,9 @@ def arrow_view(array: pa.ChunkedArray | pa.Array) -> ColumnView:  # noqa: PLR091
         return ColumnView("datetime64[ns]", "datetime", nulls > 0, all_null=all_null)
     if pa.types.is_date(data_type):
         return ColumnView("object", "datetime", nulls > 0, all_null=all_null)
-    if pa.types.is_dictionary(data_type):
+    if pa.types.is_dictionary(data_type) and not plain_string:
         return ColumnView("category", "string", nulls > 0, strings=True, all_null=all_null)
-    if pa.types.is_string(data_type) or pa.types.is_large_string(data_type):
+    if plain_string or pa.types.is_string(data_type) or pa.types.is_large_string(data_type):
         if all_null:
             return ColumnView("object", "other", True, all_null=True)
         return ColumnView("object", "string", nulls > 0, strings=True)

@@ -226,3 +226,18 @@ def test_csv_dates_can_stay_text_as_pandas_reads_them(tmp_path: Path) -> None:
     assert text.equals(pd.read_csv(path))
     batches = list(iter_batches(path, dates="strings"))
     assert batches[0].column(1).to_pylist() == ["2026-01-02T10:00:00", "2026-01-03T11:30:00"]
+
+
+def test_parquet_strings_can_be_read_dictionary_encoded_and_marked(tmp_path: Path) -> None:
+    from mlops_guard.data._io import PLAIN_STRING_KEY
+
+    frame = pd.DataFrame(
+        {"s": ["a", None, "b", "a"], "c": pd.Categorical(["x", "y", "x", "x"]), "n": [1, 2, 3, 4]}
+    )
+    path = write_table(frame, tmp_path / "d.parquet")
+    table = read_arrow(path, dictionary_strings=True)
+    assert pa.types.is_dictionary(table.schema.field("s").type)
+    assert PLAIN_STRING_KEY in (table.schema.field("s").metadata or {})
+    assert PLAIN_STRING_KEY not in (table.schema.field("c").metadata or {})
+    assert table.column("s").to_pylist() == read_arrow(path).column("s").to_pylist()
+    assert table.column("n").to_pylist() == [1, 2, 3, 4]

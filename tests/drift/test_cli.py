@@ -9,12 +9,13 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from mlops_guard.cli import main
 from mlops_guard.data import write_table
 from mlops_guard.drift import load_profile
-from tests.drift._helpers import features
+from tests.drift._helpers import evidently_auto, features
 
 _DRIFT = {
     "age": 1.0,
@@ -264,3 +265,31 @@ def test_csv_missing_markers_and_dates_read_as_pandas(tmp_path: Path, capsys) ->
     assert _json(capsys)["columns"]["day"]["kind"] == "datetime"
     assert main(["drift", str(ref), str(cur), "--json", "--na-value", "NA"]) == 0
     assert _json(capsys)["schema"]["changed"] == ["x"]
+
+
+def test_parquet_strings_are_text_or_categories_as_pandas_reads_them(
+    tmp_path: Path, capsys
+) -> None:
+    rng = np.random.default_rng(8)
+
+    def frame(rows: int, prefix: str) -> pd.DataFrame:
+        ids = [f"{prefix}{i}" for i in rng.integers(0, 10 * rows, rows)]
+        plan = rng.choice(["basic", "plus", "pro"], rows)
+        data = pd.DataFrame({"x": rng.normal(size=rows), "ident": ids, "plan": plan})
+        data.loc[data.index[::11], "plan"] = None
+        data["levels"] = pd.Categorical(ids)  # a category: categorical whatever its levels
+        return data
+
+    reference, current = frame(3000, "r"), frame(1500, "c")
+    ref_path = write_table(reference, tmp_path / "ref.parquet")
+    cur_path = write_table(current, tmp_path / "cur.parquet")
+    assert main(["drift", str(ref_path), str(cur_path), "--json"]) == 0
+    columns = _json(capsys)["columns"]
+    expected, _share, _drift = evidently_auto(pd.read_parquet(ref_path), pd.read_parquet(cur_path))
+    assert {n: c["test"] for n, c in columns.items()} == {n: e[0] for n, e in expected.items()}
+    for name, (_test, score, _threshold, drifted) in expected.items():
+        assert columns[name]["statistic"] == pytest.approx(score, rel=1e-9), name
+        assert columns[name]["drifted"] == drifted, name
+    assert columns["ident"]["kind"] == "text"
+    assert columns["levels"]["kind"] == "categorical"
+    assert columns["plan"]["current_values"] == current["plan"].notna().sum()
