@@ -83,19 +83,32 @@ def _fail(kind: str, message: str, hint: str | None) -> None:
         )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from importlib.metadata import PackageNotFoundError, version
+class _VersionAction(argparse.Action):
+    """``--version``, looking the version up only when asked: importlib.metadata costs every
+    other command tens of milliseconds of start-up."""
 
-    try:
-        own_version = version("mlops-guard")
-    except PackageNotFoundError:  # running from a source tree that was not installed
-        own_version = "unknown"
+    def __init__(self, option_strings: list[str], dest: str, **kwargs: object) -> None:
+        super().__init__(option_strings, dest, nargs=0, help="show the version and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, *_args: object, **_kw: object) -> None:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            own_version = version("mlops-guard")
+        except PackageNotFoundError:  # running from a source tree that was not installed
+            own_version = "unknown"
+        # On stdout, as argparse's own version action prints it.
+        sys.stdout.write(f"mlops-guard {own_version}\n")
+        parser.exit()
+
+
+def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="mlops-guard",
         description="Reliability guards for ML pipelines on Prefect: validation, drift, "
         "canary releases, rollback, alerting.",
     )
-    parser.add_argument("--version", action="version", version=f"mlops-guard {own_version}")
+    parser.add_argument("--version", action=_VersionAction)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     commands.required = True
     for module_name in _COMMAND_MODULES:

@@ -11,7 +11,7 @@ import gzip
 import hashlib
 import zlib
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -22,7 +22,10 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 __all__ = [
+    "PANDAS_NA_VALUES",
+    "PLAIN_STRING_KEY",
     "DataFormat",
+    "Dates",
     "data_format",
     "file_sha256",
     "fingerprint",
@@ -114,19 +117,63 @@ def _check_columns(path: Path, names: list[str]) -> None:
         )
 
 
-def _csv_options(path: Path) -> tuple[object, object, object]:
+#: The strings pandas' ``read_csv`` reads as missing by default (``pandas._libs.parsers.
+#: STR_NA_VALUES``, pandas 2.x): a CSV reads here as a pandas user (and Evidently) reads it.
+PANDAS_NA_VALUES: tuple[str, ...] = (
+    "",
+    "#N/A",
+    "#N/A N/A",
+    "#NA",
+    "-1.#IND",
+    "-1.#QNAN",
+    "-NaN",
+    "-nan",
+    "1.#IND",
+    "1.#QNAN",
+    "<NA>",
+    "N/A",
+    "NA",
+    "NULL",
+    "NaN",
+    "None",
+    "n/a",
+    "nan",
+    "null",
+)
+
+#: How CSV dates are read: ``parse`` makes timestamp and date columns of ISO dates (Arrow's
+#: inference); ``strings`` keeps them as the text in the file, as pandas' ``read_csv`` does.
+Dates = Literal["parse", "strings"]
+
+
+def _csv_options(
+    path: Path,
+    na_values: Sequence[str] | None = None,
+    column_types: dict[str, Any] | None = None,
+) -> tuple[Any, Any, Any]:
     from pyarrow import csv as pacsv
 
     delimiter = "\t" if ".tsv" in path.name.lower() else ","
     return (
         pacsv.ReadOptions(block_size=16 << 20),
         pacsv.ParseOptions(delimiter=delimiter),
-        # Empty strings and the usual spellings of missing become nulls, as pandas would read them.
         pacsv.ConvertOptions(
-            null_values=["", "NA", "N/A", "NaN", "nan", "null", "NULL", "None"],
+            null_values=list(PANDAS_NA_VALUES if na_values is None else na_values),
             strings_can_be_null=True,
+            column_types=column_types or {},
         ),
     )
+
+
+def _temporal_as_strings(schema: pa.Schema) -> dict[str, Any]:
+    """Column types that keep the temporal columns Arrow inferred as strings."""
+    import pyarrow as pa
+
+    return {
+        f.name: pa.string()
+        for f in schema
+        if pa.types.is_timestamp(f.type) or pa.types.is_date(f.type) or pa.types.is_time(f.type)
+    }
 
 
 def _wrap_read_error(path: Path, exc: Exception) -> UnreadableData:
@@ -167,8 +214,25 @@ def _no_rows(path: Path) -> EmptyData:
     )
 
 
-def read_arrow(path: str | Path) -> pa.Table:
-    """Read a whole file into an Arrow table, with the checks of :func:`read_table`."""
+#: Field metadata key marking a string column read dictionary-encoded (it is text in the file).
+PLAIN_STRING_KEY = b"mlops_guard.plain_string"
+
+
+def read_arrow(
+    path: str | Path,
+    *,
+    na_values: Sequence[str] | None = None,
+    dates: Dates = "parse",
+    dictionary_strings: bool = False,
+) -> pa.Table:
+    """Read a whole file into an Arrow table, with the checks of :func:`read_table`.
+
+    CSV only: ``na_values`` are the strings read as missing (default :data:`PANDAS_NA_VALUES`,
+    as pandas); ``dates="strings"`` keeps date and timestamp columns as their text.
+    Parquet only: ``dictionary_strings`` reads string columns dictionary-encoded, as they are
+    stored (no string is decoded twice; value counts are counts of codes), their fields marked
+    with :data:`PLAIN_STRING_KEY` so that they still read as text, not categories.
+    """
     import pyarrow as pa
 
     path = Path(path)
@@ -178,16 +242,24 @@ def read_arrow(path: str | Path) -> pa.Table:
         _check_columns(path, _csv_header(path))
         from pyarrow import csv as pacsv
 
-        read_opts, parse_opts, convert_opts = _csv_options(path)
-        try:
-            table = pacsv.read_csv(
-                str(path),
-                read_options=read_opts,
-                parse_options=parse_opts,
-                convert_options=convert_opts,
-            )
-        except (pa.ArrowException, OSError, EOFError, zlib.error) as exc:
-            raise _wrap_read_error(path, exc) from exc
+        def read(column_types: dict[str, Any] | None) -> pa.Table:
+            read_opts, parse_opts, convert_opts = _csv_options(path, na_values, column_types)
+            try:
+                return pacsv.read_csv(
+                    str(path),
+                    read_options=read_opts,
+                    parse_options=parse_opts,
+                    convert_options=convert_opts,
+                )
+            except (pa.ArrowException, OSError, EOFError, zlib.error) as exc:
+                raise _wrap_read_error(path, exc) from exc
+
+        table = read(None)
+        if dates == "strings":
+            as_strings = _temporal_as_strings(table.schema)
+            if as_strings:
+                # Read again rather than format the parsed values: the text stays the file's.
+                table = read(as_strings)
         _check_text(path, table.schema)
     else:
         import pyarrow.parquet as pq
@@ -196,7 +268,27 @@ def read_arrow(path: str | Path) -> pa.Table:
             parquet = pq.ParquetFile(str(path))
             # Before reading: Arrow refuses a table with duplicate names with a cryptic message.
             _check_columns(path, list(parquet.schema_arrow.names))
-            table = parquet.read()
+            plain = [
+                f.name
+                for f in parquet.schema_arrow
+                if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)
+            ]
+            if dictionary_strings and plain:
+                parquet = pq.ParquetFile(str(path), read_dictionary=plain)
+                table = parquet.read()
+                marked = set(plain)
+                schema = pa.schema(
+                    [
+                        f.with_metadata({**(f.metadata or {}), PLAIN_STRING_KEY: b"1"})
+                        if f.name in marked
+                        else f
+                        for f in table.schema
+                    ],
+                    metadata=table.schema.metadata,
+                )
+                table = pa.Table.from_arrays(table.columns, schema=schema)
+            else:
+                table = parquet.read()
         except (pa.ArrowException, OSError, EOFError) as exc:
             raise _wrap_read_error(path, exc) from exc
     if table.num_rows == 0:
@@ -204,8 +296,13 @@ def read_arrow(path: str | Path) -> pa.Table:
     return table
 
 
-def read_table(path: str | Path) -> pd.DataFrame:
+def read_table(
+    path: str | Path, *, na_values: Sequence[str] | None = None, dates: Dates = "parse"
+) -> pd.DataFrame:
     """Read a CSV (``.csv``, ``.csv.gz``) or Parquet file into a DataFrame.
+
+    A CSV's missing values are the strings pandas reads as missing (``na_values`` to choose
+    others); ``dates="strings"`` keeps its dates as text (see :func:`read_arrow`).
 
     Raises :class:`DataNotFound`, :class:`EmptyData`, :class:`UnreadableData` or
     :class:`SchemaError` (duplicate column names) with a one-line message naming the file.
@@ -217,7 +314,7 @@ def read_table(path: str | Path) -> pd.DataFrame:
     """
     import pyarrow as pa
 
-    table = read_arrow(path)
+    table = read_arrow(path, na_values=na_values, dates=dates)
     try:
         frame: pd.DataFrame = table.to_pandas()
     except (pa.ArrowException, TypeError, ValueError, OverflowError) as exc:
@@ -235,9 +332,16 @@ def _first_line(exc: BaseException) -> str:
 
 
 def iter_batches(
-    path: str | Path, *, batch_rows: int = 1_000_000, columns: list[str] | None = None
+    path: str | Path,
+    *,
+    batch_rows: int = 1_000_000,
+    columns: list[str] | None = None,
+    na_values: Sequence[str] | None = None,
+    dates: Dates = "parse",
 ) -> Iterator[pa.RecordBatch]:
-    """Stream a file in record batches of about ``batch_rows`` rows, with bounded memory."""
+    """Stream a file in record batches of about ``batch_rows`` rows, with bounded memory
+    (CSV: ``na_values`` and ``dates`` as in :func:`read_table`; the types are inferred on the
+    first block, as Arrow does)."""
     import pyarrow as pa
 
     path = Path(path)
@@ -262,16 +366,24 @@ def iter_batches(
         _check_columns(path, _csv_header(path))
         from pyarrow import csv as pacsv
 
-        read_opts, parse_opts, convert_opts = _csv_options(path)
-        if columns is not None:
-            convert_opts.include_columns = columns  # type: ignore[attr-defined]
-        try:
-            reader = pacsv.open_csv(
+        def open_reader(column_types: dict[str, Any] | None) -> Any:
+            read_opts, parse_opts, convert_opts = _csv_options(path, na_values, column_types)
+            if columns is not None:
+                convert_opts.include_columns = columns
+            return pacsv.open_csv(
                 str(path),
                 read_options=read_opts,
                 parse_options=parse_opts,
                 convert_options=convert_opts,
             )
+
+        try:
+            reader = open_reader(None)
+            if dates == "strings":
+                as_strings = _temporal_as_strings(reader.schema)
+                if as_strings:
+                    reader.close()
+                    reader = open_reader(as_strings)
             _check_text(path, reader.schema)
             for batch in reader:
                 seen_rows += batch.num_rows

@@ -384,10 +384,14 @@ def run_drift_check(
 
     settings = resolve_settings(settings)
     model = model or settings.model_name
-    config = config or DriftConfig()
     metrics = metrics or get_metrics()
-    count = batches or config.settings.check_batches
     champion = reference or load_champion_reference(model, settings)
+    if config is None:
+        # Scored batches carry columns the pipelines added (outputs, who scored and when) and
+        # the contract's id and timestamp: known here, so named here, not guessed by name.
+        passthrough = champion.contract.passthrough_columns if champion.contract else []
+        config = DriftConfig.for_scored_batches(exclude=passthrough)
+    count = batches or config.settings.check_batches
     paths = latest_batches(settings, model, champion.version, count)
     notes: list[str] = []
     current = _champion_rows(_read_batches(paths), champion.version, notes, model=model)
@@ -399,7 +403,9 @@ def run_drift_check(
         from mlops_guard.drift._evidently import write_evidently_html
 
         html = str(
-            write_evidently_html(champion.profile, current, html_path, settings=config.settings)
+            write_evidently_html(
+                champion.profile, current, html_path, settings=config.settings, report=report
+            )
         )
 
     _set_metrics(metrics, model, report, concept)

@@ -1,7 +1,7 @@
 """Sub-commands of the drift concern (registered by :mod:`mlops_guard.cli`).
 
 ``mlops-guard profile DATA --out PROFILE`` and
-``mlops-guard drift REFERENCE CURRENT [--html PATH] [--json] [--fail-on-drift]``.
+``mlops-guard drift REFERENCE CURRENT [--html PATH] [--json] [--fail-on-drift [--strict]]``.
 Handlers parse, call the library, print; nothing heavy is imported until a handler runs.
 """
 
@@ -38,7 +38,10 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
     drift = commands.add_parser(
         "drift",
         help="compare current data with a reference (data file or profile)",
-        description="Evidently-compatible drift check. Exit 0 when done (drift or not), 1 with "
+        description="Evidently-compatible drift check (Evidently 0.7's DataDriftPreset "
+        "without a data definition: kinds decided on the current data, text columns tested "
+        "with its domain classifier, nothing excluded by name). Every column is reported, "
+        "tested or skipped with the reason. Exit 0 when done (drift or not), 1 with "
         "--fail-on-drift when the data set drifted, 2 on bad input.",
     )
     drift.add_argument("reference", metavar="REFERENCE", help="data file or profile (.json)")
@@ -47,6 +50,47 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
     drift.add_argument("--json", action="store_true", help="print the result as JSON")
     drift.add_argument(
         "--fail-on-drift", action="store_true", help="exit 1 when the data set drifted"
+    )
+    drift.add_argument(
+        "--strict",
+        action="store_true",
+        help="with --fail-on-drift, also exit 1 when a column is missing from one data set or "
+        "changed type",
+    )
+    drift.add_argument(
+        "--exclude",
+        action="append",
+        default=[],
+        metavar="COLUMN",
+        help="column not to check (ids, timestamps); repeatable",
+    )
+    drift.add_argument(
+        "--output",
+        action="append",
+        default=[],
+        metavar="COLUMN",
+        help="model output: tested as prediction drift, outside the drift share; repeatable",
+    )
+    drift.add_argument(
+        "--scored-batches",
+        action="store_true",
+        help="the files are scored batches written by mlops-guard: their score and prediction "
+        "are tested as prediction drift, model_version, batch_id and scored_at not at all",
+    )
+    drift.add_argument(
+        "--dates",
+        choices=("strings", "parse"),
+        default="strings",
+        help="CSV dates: kept as text, as pandas reads them and Evidently sees them "
+        "(default), or parsed into timestamps (then reported as skipped datetime columns)",
+    )
+    drift.add_argument(
+        "--na-value",
+        action="append",
+        default=None,
+        metavar="TEXT",
+        help="a CSV string read as missing; repeatable; replaces the default, pandas' list "
+        "('', NA, N/A, n/a, #N/A, <NA>, NULL, null, NaN, nan, None, ...)",
     )
     drift.add_argument(
         "--test",
@@ -143,26 +187,28 @@ def _profile(args: argparse.Namespace) -> int:
     return 0
 
 
-def _load_reference(path: str) -> Any:
-    from mlops_guard.data import read_table
+def _load_reference(path: str, *, na_values: list[str] | None, dates: Any) -> Any:
+    from mlops_guard.data import read_arrow
     from mlops_guard.drift._profile import load_profile
 
     if Path(path).name.lower().endswith(".json"):
         return load_profile(path)
-    return read_table(path)
+    return read_arrow(path, na_values=na_values, dates=dates, dictionary_strings=True)
 
 
-def _drift(args: argparse.Namespace) -> int:
+def _drift(args: argparse.Namespace) -> int:  # noqa: PLR0912 - one branch per option
     import math
 
     from mlops_guard._console import print_json
     from mlops_guard._paths import check_output_path
-    from mlops_guard.data import read_table
+    from mlops_guard.data import read_arrow
     from mlops_guard.drift._engine import DriftConfig, detect_drift
     from mlops_guard.errors import UsageError
 
     if args.html:
         check_output_path(args.html, "--html", inputs=[args.reference, args.current])
+    if args.strict and not args.fail_on_drift:
+        raise UsageError("--strict only changes --fail-on-drift", hint="add --fail-on-drift")
     thresholds: dict[str, float] = {}
     for column, value in _pairs(args.threshold, "--threshold").items():
         try:
@@ -183,24 +229,48 @@ def _drift(args: argparse.Namespace) -> int:
             raise UsageError(
                 f"--test {column}={test!r} names no known test", hint=f"use one of {_TESTS}"
             )
+    settings = _drift_settings()
+    exclude: tuple[str, ...] | None = None
+    outputs: tuple[str, ...] | None = None
+    if args.scored_batches:
+        scored = DriftConfig.for_scored_batches(settings)
+        exclude, outputs = tuple(scored.exclude or ()), tuple(scored.outputs or ())
+    if args.exclude:
+        exclude = (*(exclude or settings.exclude_columns), *args.exclude)
+    if args.output:
+        outputs = (*(outputs or ()), *args.output)
     config = DriftConfig(
-        settings=_drift_settings(),
+        settings=settings,
         column_tests=tests,  # type: ignore[arg-type]
         column_thresholds=thresholds,
         correction=args.correction,
+        exclude=exclude,
+        outputs=outputs,
     )
-    reference = _load_reference(args.reference)
-    current = read_table(args.current)
+    reference = _load_reference(args.reference, na_values=args.na_value, dates=args.dates)
+    # Arrow tables, not DataFrames: the check needs no pandas (its import alone is a third of
+    # a small check's time), and strings stay in Arrow's buffers.
+    current = read_arrow(
+        args.current, na_values=args.na_value, dates=args.dates, dictionary_strings=True
+    )
     report = detect_drift(reference, current, config=config)
     if args.html:
         from mlops_guard.drift._evidently import write_evidently_html
 
-        write_evidently_html(reference, current, args.html, settings=config.settings)
+        write_evidently_html(
+            reference if not hasattr(reference, "to_pandas") else reference.to_pandas(),
+            current.to_pandas(),
+            args.html,
+            settings=config.settings,
+            report=report,
+        )
     if args.json:
         print_json(report.to_json())
     else:
         _print_report(report, html=args.html)
-    return 1 if args.fail_on_drift and report.dataset_drift else 0
+    if args.fail_on_drift and (report.dataset_drift or (args.strict and bool(report.schema))):
+        return 1
+    return 0
 
 
 def _print_report(report: DriftReport, *, html: str | None) -> None:
@@ -212,15 +282,23 @@ def _print_report(report: DriftReport, *, html: str | None) -> None:
     for header in ("column", "kind", "test", "statistic", "threshold", "drifted"):
         table.add_column(header)
     # Column names come from the data: rich would read "[/b]" in one as markup.
-    for name, column in report.columns.items():
-        table.add_row(
-            safe(name),
-            column.kind,
-            column.test,
-            f"{column.statistic:.4g}",
-            f"{column.threshold:.4g}",
-            "[red]yes[/red]" if column.drifted else "no",
-        )
+    names = report.order or (*report.columns, *report.skipped)
+    for name in names:
+        if name in report.columns:
+            column = report.columns[name]
+            table.add_row(
+                safe(name),
+                column.kind,
+                column.test,
+                f"{column.statistic:.4g}",
+                f"{column.threshold:.4g}",
+                "[red]yes[/red]" if column.drifted else "no",
+            )
+        elif name in report.skipped:
+            skipped = report.skipped[name]
+            table.add_row(
+                safe(name), skipped.kind, "-", "-", "-", f"skipped: {safe(skipped.reason)}"
+            )
     out = console()
     out.print(table)
     verdict = "[red]DRIFT[/red]" if report.dataset_drift else "[green]no drift[/green]"
@@ -237,5 +315,18 @@ def _print_report(report: DriftReport, *, html: str | None) -> None:
         )
         state = "[red]yes[/red]" if report.prediction_drift else "no"
         out.print(f"prediction drift: {state} (model outputs, not in the share: {outputs})")
+    notes = [(name, c.note) for name, c in report.columns.items() if c.note]
+    for name, note in notes:
+        out.print(f"note on {safe(name)}: {safe(note)}")
+    schema = report.schema
+    if schema:
+        parts = []
+        if schema.missing:
+            parts.append("missing from the current data: " + ", ".join(map(safe, schema.missing)))
+        if schema.extra:
+            parts.append("not in the reference: " + ", ".join(map(safe, schema.extra)))
+        if schema.changed:
+            parts.append("type changed: " + ", ".join(map(safe, schema.changed)))
+        out.print("[yellow]schema changed[/yellow]: " + "; ".join(parts))
     if html:
         out.print(f"Evidently HTML report: {safe(html)}")

@@ -1,24 +1,28 @@
-"""The drift engine: picks a test per column like Evidently 0.7, runs it, and decides.
+"""The drift engine: decides column kinds and tests like Evidently 0.7, runs the tests, decides.
 
-Defaults reproduce ``DataDriftPreset``: with at most 1,000 non-null reference values a column
-gets KS (numerical, more than 5 distinct values), chi-square (more than 2 values) or a Z-test
-(2 values); above 1,000 values, Wasserstein distance normed by the reference standard deviation
-(numerical, more than 5 values) or Jensen-Shannon distance; the data set drifts when at least
-half the checked columns drift.
+Defaults reproduce ``DataDriftPreset`` run without a data definition. Kinds are decided on the
+current data (:mod:`mlops_guard.drift._kinds`); with at most 1,000 non-null reference values a
+column gets KS (numerical, more than 5 distinct values), chi-square (more than 2 values) or a
+Z-test (2 values); above 1,000 values, Wasserstein distance normed by the reference standard
+deviation (numerical, more than 5 values) or Jensen-Shannon distance; text columns get the
+domain classifier (:mod:`mlops_guard.drift._text`). The data set drifts when at least half the
+tested columns drift.
 
-Model outputs (``score``, ``prediction``: :attr:`DriftSettings.output_columns`) are tested like
-any column but reported apart, in :attr:`DriftReport.outputs` (prediction drift), and never
-count in the data set's drift share; the columns that say who scored a row and when
-(``model_version``, ``batch_id``, ``scored_at``) are not checked at all.
+Nothing is excluded by name by default (Evidently excludes nothing either). Columns named in
+``DriftConfig.exclude`` are not checked; columns named in ``DriftConfig.outputs`` (model
+outputs) are tested but reported apart, in :attr:`DriftReport.outputs` (prediction drift), and
+never count in the data set's drift share. The scheduled check names the columns the pipelines
+add to a scored batch there.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from mlops_guard.drift._kinds import ColumnKind, Family, conflicting_families, infer_kind
+from mlops_guard.drift._kinds import ColumnKind, ColumnView, conflicting_families
 from mlops_guard.drift._settings import Correction, DriftSettings
 from mlops_guard.drift._stats import (
     NUMERIC_ONLY_TESTS,
@@ -29,10 +33,13 @@ from mlops_guard.drift._stats import (
     TestOutcome,
     run_test,
 )
-from mlops_guard.errors import ConfigError, EmptyData, ProfileError, SchemaError
+from mlops_guard.errors import ConfigError, DataError, EmptyData, ProfileError, SchemaError
 
 if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
     import pandas as pd
+    import pyarrow as pa
 
     from mlops_guard.drift._profile import ReferenceProfile
 
@@ -40,9 +47,9 @@ __all__ = [
     "ColumnDrift",
     "DriftConfig",
     "DriftReport",
-    "ReferenceColumn",
+    "SchemaChanges",
+    "SkippedColumn",
     "detect_drift",
-    "summarise_frame_column",
 ]
 
 _T = TypeVar("_T")
@@ -82,10 +89,26 @@ class DriftConfig:
                     hint="p-value tests take a significance level, distances a cut-off",
                 )
 
+    @classmethod
+    def for_scored_batches(
+        cls, settings: DriftSettings | None = None, *, exclude: Sequence[str] = ()
+    ) -> DriftConfig:
+        """The configuration of the scheduled check: the columns the pipelines add to a scored
+        batch (who scored it and when) and ``exclude`` (the contract's id and timestamp) are
+        not checked; the model outputs are checked as prediction drift, outside the share."""
+        from mlops_guard.data._scored import BOOKKEEPING_COLUMNS, OUTPUT_COLUMNS
+
+        settings = settings or DriftSettings()
+        return cls(
+            settings=settings,
+            exclude=(*settings.exclude_columns, *BOOKKEEPING_COLUMNS, *exclude),
+            outputs=OUTPUT_COLUMNS,
+        )
+
     @property
     def excluded(self) -> frozenset[str]:
-        """Columns never checked: ids and timestamps (``exclude``, default the settings'),
-        and the bookkeeping columns of scored batches."""
+        """Columns never checked: ``exclude`` (default the settings' ``exclude_columns``,
+        empty unless configured) and the settings' ``bookkeeping_columns``."""
         chosen = self.settings.exclude_columns if self.exclude is None else self.exclude
         return frozenset(chosen) | frozenset(self.settings.bookkeeping_columns)
 
@@ -116,6 +139,7 @@ class ColumnDrift:
     error_bound: float | None
     reference_values: int
     current_values: int
+    note: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         import math
@@ -125,13 +149,52 @@ class ColumnDrift:
             "test": self.test,
             # JSON has no NaN or infinity: a degenerate test (NaN) prints as null.
             "statistic": self.statistic if math.isfinite(self.statistic) else None,
-            "threshold": self.threshold,
+            "threshold": self.threshold if math.isfinite(self.threshold) else None,
             "drifted": self.drifted,
             "stat_type": "p_value" if self.p_value else "distance",
             "exact": self.exact,
             "error_bound": self.error_bound,
             "reference_values": self.reference_values,
             "current_values": self.current_values,
+            "note": self.note,
+        }
+
+
+@dataclass(frozen=True)
+class SkippedColumn:
+    """A column that was not tested, and why (``kind`` as far as it is known)."""
+
+    column: str
+    kind: str
+    reason: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "test": None,
+            "statistic": None,
+            "threshold": None,
+            "drifted": None,
+            "skipped": self.reason,
+        }
+
+
+@dataclass(frozen=True)
+class SchemaChanges:
+    """Columns in one data set and not the other, and columns whose type changed."""
+
+    missing: tuple[str, ...] = ()
+    extra: tuple[str, ...] = ()
+    changed: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.missing or self.extra or self.changed)
+
+    def to_json(self) -> dict[str, list[str]]:
+        return {
+            "missing": list(self.missing),
+            "extra": list(self.extra),
+            "changed": list(self.changed),
         }
 
 
@@ -139,8 +202,10 @@ class ColumnDrift:
 class DriftReport:
     """The result of :func:`detect_drift`; ``to_json()`` is the ``drift --json`` document.
 
-    ``columns`` are the data set's columns (the drift share is over them); ``outputs`` the
-    model outputs present on both sides (prediction drift), judged on their own.
+    ``columns`` are the tested columns of the data set (the drift share is over them);
+    ``outputs`` the model outputs present on both sides (prediction drift), judged on their
+    own; ``skipped`` every other column, with the reason; ``schema`` the columns in one data set
+    only and those whose type changed. ``to_json()["columns"]`` holds all of them.
     """
 
     dataset_drift: bool
@@ -149,9 +214,11 @@ class DriftReport:
     reference_rows: int
     current_rows: int
     columns: dict[str, ColumnDrift]
-    skipped: dict[str, str] = field(default_factory=dict)
+    skipped: dict[str, SkippedColumn] = field(default_factory=dict)
     correction: Correction = "none"
     outputs: dict[str, ColumnDrift] = field(default_factory=dict)
+    schema: SchemaChanges = field(default_factory=SchemaChanges)
+    order: tuple[str, ...] = ()
 
     @property
     def drifted_columns(self) -> list[str]:
@@ -167,26 +234,25 @@ class DriftReport:
         return bool(self.drifted_outputs) if self.outputs else None
 
     def to_json(self) -> dict[str, Any]:
+        every: dict[str, Any] = {}
+        names = self.order or (*self.columns, *self.skipped)
+        for name in names:
+            if name in self.columns:
+                every[name] = self.columns[name].to_json()
+            elif name in self.skipped:
+                every[name] = self.skipped[name].to_json()
         return {
             "dataset_drift": self.dataset_drift,
             "drift_share": self.drift_share,
             "share_threshold": self.share_threshold,
             "rows": {"reference": self.reference_rows, "current": self.current_rows},
-            "columns": {name: column.to_json() for name, column in self.columns.items()},
+            "columns": every,
+            "tested": len(self.columns),
+            "drifted": len(self.drifted_columns),
+            "schema": self.schema.to_json(),
             "prediction_drift": self.prediction_drift,
             "outputs": {name: column.to_json() for name, column in self.outputs.items()},
         }
-
-
-@dataclass(frozen=True)
-class ReferenceColumn:
-    """What the engine needs to know about one reference column."""
-
-    name: str
-    family: Family
-    kind: ColumnKind
-    summary: NumericSummary | CategoricalSummary | None
-    integer: bool = False
 
 
 def _value_counts(series: pd.Series) -> CategoricalSummary:
@@ -203,55 +269,164 @@ def _value_counts(series: pd.Series) -> CategoricalSummary:
     )
 
 
-def _numeric_summary(series: pd.Series) -> NumericSummary:
+def _arrow_value_counts(array: pa.ChunkedArray) -> CategoricalSummary:
     import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
 
+    if pa.types.is_dictionary(array.type):
+        # Counts of the codes, chunk by chunk (each chunk may have its own dictionary): no
+        # string is decoded.
+        totals: dict[Any, int] = {}
+        for chunk in array.chunks:
+            codes = chunk.indices.drop_null() if chunk.null_count else chunk.indices
+            if len(codes) == 0:
+                continue
+            wide = codes.cast(pa.int64())
+            as_numpy = np.frombuffer(
+                wide.buffers()[1], dtype=np.int64, count=len(wide), offset=wide.offset * 8
+            )
+            per_code = np.bincount(as_numpy, minlength=len(chunk.dictionary))
+            for key, count in zip(chunk.dictionary.to_pylist(), per_code.tolist(), strict=True):
+                if count and key is not None:
+                    totals[key] = totals.get(key, 0) + count
+        keys = list(totals)
+        counts = np.fromiter(totals.values(), dtype=np.int64, count=len(keys))
+        return CategoricalSummary(keys=keys, counts=counts, count=int(counts.sum()))
+    counted = pc.value_counts(array.drop_null())
+    keys = counted.field("values").to_pylist()
+    counts = np.asarray(counted.field("counts").to_pylist(), dtype=np.int64)
+    return CategoricalSummary(keys=keys, counts=counts, count=int(counts.sum()))
+
+
+def _float_values(column: pd.Series | pa.ChunkedArray) -> npt.NDArray[np.float64]:
+    import numpy as np
+    import pyarrow as pa
+
+    if isinstance(column, pa.ChunkedArray):
+        import pyarrow.compute as pc
+
+        if column.type != pa.float64():
+            column = column.cast(pa.float64())
+        if column.null_count:
+            column = pc.fill_null(column, math.nan)
+        # Views of Arrow's value buffers: Array.to_numpy imports pandas (a third of a second).
+        chunks = [
+            np.frombuffer(
+                chunk.buffers()[1], dtype=np.float64, count=len(chunk), offset=chunk.offset * 8
+            )
+            for chunk in column.chunks
+        ]
+        if not chunks:
+            return np.empty(0, dtype=np.float64)
+        return chunks[0] if len(chunks) == 1 else np.concatenate(chunks)
+    return column.to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def _numeric(column: pd.Series | pa.ChunkedArray) -> NumericSummary:
     from mlops_guard.drift._stats import summarise_numeric
 
-    values = series.to_numpy(dtype=np.float64, na_value=np.nan)
-    return summarise_numeric(values)
+    return summarise_numeric(_float_values(column))
 
 
-def summarise_frame_column(
-    series: pd.Series, settings: DriftSettings, *, kind: ColumnKind | None = None
-) -> ReferenceColumn:
-    """Summarise a DataFrame column; with ``kind`` given (from the reference), summarise the
-    current column to match it."""
-    from mlops_guard.drift._kinds import pandas_family
-    from mlops_guard.drift._stats import categorical_from_numeric
+def _counts(column: pd.Series | pa.ChunkedArray) -> CategoricalSummary:
+    import pyarrow as pa
 
-    name = str(series.name)
-    family = pandas_family(series)
-    summary: NumericSummary | CategoricalSummary | None = None
-    # numpy int columns cannot hold nulls; pandas' nullable Int64 can.
-    integer = family == "int" and not series.hasnans
-    if kind is None:
-        if family in ("float", "int"):
-            numeric = _numeric_summary(series)
-            nulls = len(series) - numeric.count
-            kind = infer_kind(
-                family, nunique=numeric.nunique, count=numeric.count, nulls=nulls, settings=settings
-            )
-            summary = (
-                numeric
-                if kind == "numerical"
-                else categorical_from_numeric(numeric, integer=integer)
-            )
-        elif family in ("string", "bool"):
-            cat = _value_counts(series)
-            nulls = len(series) - cat.count
-            kind = infer_kind(
-                family, nunique=cat.nunique, count=cat.count, nulls=nulls, settings=settings
-            )
-            summary = cat
-        else:
-            kind = infer_kind(family, nunique=None, count=len(series), nulls=0, settings=settings)
-        return ReferenceColumn(name, family, kind, summary, integer)
-    if kind == "numerical":
-        summary = _numeric_summary(series)
-    elif kind == "categorical":
-        summary = _value_counts(series)
-    return ReferenceColumn(name, family, kind, summary, integer)
+    if isinstance(column, pa.ChunkedArray):
+        return _arrow_value_counts(column)
+    return _value_counts(column)
+
+
+def _texts(column: pd.Series | pa.ChunkedArray) -> list[Any]:
+    import pyarrow as pa
+
+    if isinstance(column, pa.ChunkedArray):
+        if pa.types.is_dictionary(column.type):
+            column = column.cast(column.type.value_type)
+        return list(column.drop_null().to_pylist())
+    return list(column.dropna().tolist())
+
+
+@dataclass(frozen=True)
+class _Side:
+    """One data set as the engine reads it: a DataFrame, an Arrow table or a profile."""
+
+    data: pd.DataFrame | pa.Table | ReferenceProfile
+
+    def _table(self) -> pa.Table | None:
+        return cast("pa.Table", self.data) if _is_arrow(self.data) else None
+
+    def _frame(self) -> pd.DataFrame:
+        return cast("pd.DataFrame", self.data)
+
+    @property
+    def rows(self) -> int:
+        from mlops_guard.drift._profile import ReferenceProfile
+
+        if isinstance(self.data, ReferenceProfile):
+            return self.data.rows
+        table = self._table()
+        return table.num_rows if table is not None else len(self._frame().index)
+
+    def names(self) -> list[str]:
+        from mlops_guard.drift._profile import ReferenceProfile
+
+        if isinstance(self.data, ReferenceProfile):
+            return list(self.data.columns)
+        table = self._table()
+        if table is not None:
+            return list(table.column_names)
+        return [str(c) for c in self._frame().columns]
+
+    def column(self, name: str) -> pd.Series | pa.ChunkedArray:
+        table = self._table()
+        if table is not None:
+            return table.column(name)
+        return self._frame()[name]
+
+    def view(self, name: str) -> ColumnView:
+        from mlops_guard.drift._kinds import arrow_view, pandas_view
+        from mlops_guard.drift._profile import ReferenceProfile
+
+        if isinstance(self.data, ReferenceProfile):
+            return self.data.view(name)
+        table = self._table()
+        if table is not None:
+            from mlops_guard.data._io import PLAIN_STRING_KEY
+
+            metadata = table.schema.field(name).metadata or {}
+            return arrow_view(table.column(name), plain_string=PLAIN_STRING_KEY in metadata)
+        return pandas_view(self._frame()[name])
+
+    def numeric(self, name: str) -> NumericSummary:
+        from mlops_guard.drift._profile import ReferenceProfile
+
+        if isinstance(self.data, ReferenceProfile):
+            return self.data.numeric_summary(name)
+        return _numeric(self.column(name))
+
+    def categorical(self, name: str, view: ColumnView, *, integer: bool) -> CategoricalSummary:
+        from mlops_guard.drift._profile import ReferenceProfile
+        from mlops_guard.drift._stats import categorical_from_numeric
+
+        if isinstance(self.data, ReferenceProfile):
+            return self.data.categorical_summary(name, integer=integer)
+        if view.family in ("float", "int"):
+            return categorical_from_numeric(self.numeric(name), integer=integer)
+        return _counts(self.column(name))
+
+    def texts(self, name: str) -> tuple[list[Any], bool]:
+        """The non-null values in row order, and whether they are exactly the rows'."""
+        from mlops_guard.drift._profile import ReferenceProfile
+
+        if isinstance(self.data, ReferenceProfile):
+            return self.data.texts(name), False
+        return _texts(self.column(name)), True
+
+
+def _is_arrow(data: object) -> bool:
+    # Without importing pyarrow: a DataFrame caller need not pay for it.
+    return type(data).__module__.startswith("pyarrow")
 
 
 def _workers(settings: DriftSettings) -> int:
@@ -280,13 +455,15 @@ def _pick_default_test(
     """Evidently's _get_default_stattest, on summaries."""
     import numpy as np
 
+    from mlops_guard.drift._stats import sorted_unique
+
     if isinstance(ref, NumericSummary) and isinstance(cur, NumericSummary):
         if max(ref.nunique, cur.nunique) > settings.few_values:
             # The union has more than `few_values` values whatever it holds: no need to
             # build it (a sort of up to two million values on continuous columns).
             n_values = max(ref.nunique, cur.nunique)
         else:
-            n_values = int(np.union1d(ref.values, cur.values).size)
+            n_values = int(sorted_unique(np.concatenate((ref.values, cur.values))).size)
     else:
         assert isinstance(ref, CategoricalSummary)
         assert isinstance(cur, CategoricalSummary)
@@ -339,56 +516,174 @@ def _apply_correction(
     return adjusted
 
 
-def _common_columns(
-    ref_names: list[str], cur_names: list[str], config: DriftConfig, *, is_profile: bool
-) -> list[str]:
-    """The columns to check: in both, not excluded, and among ``config.columns`` if given."""
-    excluded = config.excluded
-    wanted = set(config.columns) if config.columns is not None else None
-    current = set(cur_names)
-    common = [
-        name
-        for name in ref_names
-        if name in current and name not in excluded and (wanted is None or name in wanted)
-    ]
-    if wanted is not None:
-        missing = sorted(wanted - set(common) - excluded)
-        if missing:
-            raise SchemaError(
-                f"column(s) {', '.join(map(repr, missing))} are not in both data sets",
-                hint="check the column names, or drop them from the columns to check",
-            )
-    if not common:
-        error = ProfileError if is_profile else SchemaError
-        raise error(
-            "the reference and the current data have no column in common "
-            f"(reference: {', '.join(ref_names[:5])}...; current: {', '.join(cur_names[:5])}...)",
-            hint="compare data with the schema the reference was built from",
+def _unknown_names(config: DriftConfig, ref_names: list[str], cur_names: list[str]) -> None:
+    """Column names given in the configuration that neither data set has: a typo, not a wish."""
+    known = set(ref_names) | set(cur_names)
+    named = [*config.column_tests, *config.column_thresholds, *(config.columns or ())]
+    unknown = sorted({name for name in named if name not in known})
+    if unknown:
+        raise ConfigError(
+            f"column(s) {', '.join(map(repr, unknown))} named in the drift configuration are in "
+            "neither data set",
+            hint=f"check the spelling; the current data has {', '.join(cur_names[:8])}"
+            + ("..." if len(cur_names) > 8 else ""),
         )
-    return common
 
 
-def _check_column(
-    name: str, ref_col: ReferenceColumn, series: pd.Series, config: DriftConfig
-) -> tuple[TestOutcome, ColumnKind, tuple[int, int]]:
-    """Summarise the current column like the reference one, pick the test, run it."""
+@dataclass(frozen=True)
+class _Tested:
+    outcome: TestOutcome
+    kind: ColumnKind
+    counts: tuple[int, int]
+    note: str | None
+    changed: bool = False
+
+
+_SKIP_REASONS = {
+    "datetime": "datetime column: not drift-tested (Evidently tests no datetime column)",
+    "unknown": "values of type {dtype}: not drift-tested (neither numbers, categories nor text)",
+}
+
+
+def _changed(
+    name: str, kind: ColumnKind, ref_family: str, cur_family: str, counts: tuple[int, int]
+) -> _Tested:
+    import math
+
+    note = (
+        f"{ref_family} values in the reference, {cur_family} values in the current data: "
+        "counted as drifted (the type changed; Evidently would compare the values as "
+        f"{kind} and most likely fail or report drift)"
+    )
+    outcome = TestOutcome(
+        test="type_change",
+        statistic=math.nan,
+        threshold=math.nan,
+        drifted=True,
+        p_value=False,
+        exact=True,
+        error_bound=None,
+    )
+    return _Tested(outcome, kind, counts, note, changed=True)
+
+
+def _text_column(
+    name: str, note: str | None, ref: _Side, cur: _Side, config: DriftConfig
+) -> _Tested | SkippedColumn:
+    """Evidently's domain classifier on a text column."""
+    kind: ColumnKind = "text"
+    if not config.settings.text_drift:
+        return SkippedColumn(name, kind, "text column: text drift is off (text_drift setting)")
+    from mlops_guard.drift._text import text_drift
+
+    if name in config.column_tests:
+        raise ConfigError(
+            f"column {name!r} is text; test {config.column_tests[name]!r} cannot test it",
+            hint="text columns take Evidently's domain classifier: drop the --test for it",
+        )
+    ref_texts, exact = ref.texts(name)
+    if not ref_texts:
+        return SkippedColumn(
+            name,
+            kind,
+            "the reference profile keeps no values of this text column (too many distinct values)",
+        )
+    cur_texts, _ = cur.texts(name)
+    try:
+        text = text_drift(
+            name,
+            ref_texts,
+            cur_texts,
+            threshold=config.column_thresholds.get(name),
+            small_reference_rows=config.settings.small_reference_rows,
+        )
+    except DataError as exc:
+        return SkippedColumn(name, kind, exc.message)
+    if text.cutoff != text.threshold:
+        extra = (
+            f"drifts when the ROC AUC exceeds {text.cutoff:.4f}, the "
+            f"{text.threshold:.0%} percentile of random classifiers (Evidently's rule)"
+        )
+        note = f"{note}; {extra}" if note else extra
+    if not exact:
+        extra = "reference texts rebuilt from the profile's counts: approximate"
+        note = f"{note}; {extra}" if note else extra
+    outcome = TestOutcome(
+        test=text.test,
+        statistic=text.statistic,
+        threshold=text.threshold,
+        drifted=text.drifted,
+        p_value=False,
+        exact=exact,
+        error_bound=None,
+    )
+    return _Tested(outcome, kind, (len(ref_texts), len(cur_texts)), note)
+
+
+def _check_column(  # noqa: PLR0912 - one branch per outcome Evidently would give
+    name: str, ref: _Side, cur: _Side, config: DriftConfig
+) -> _Tested | SkippedColumn:
+    """Decide the kind on the current column (as Evidently does), summarise both sides like
+    that, pick the test, run it."""
+    from mlops_guard.drift._kinds import decide_kind
+    from mlops_guard.drift._stats import categorical_from_numeric
+
     settings = config.settings
-    cur_col = summarise_frame_column(series, settings, kind=ref_col.kind)
-    ref_summary, cur_summary = ref_col.summary, cur_col.summary
-    assert ref_summary is not None
-    assert cur_summary is not None
+    cur_view = cur.view(name)
+    ref_view = ref.view(name)
+    for side, view in (("reference", ref_view), ("current", cur_view)):
+        if view.all_null:
+            return SkippedColumn(name, "unknown", f"only null values in the {side} data")
+    numeric: NumericSummary | None = None
+    counted: CategoricalSummary | None = None
+    if cur_view.family in ("float", "int"):
+        numeric = cur.numeric(name)
+        nunique, count = numeric.nunique, numeric.count
+    elif cur_view.family in ("string", "bool"):
+        counted = cur.categorical(name, cur_view, integer=False)
+        nunique, count = counted.nunique, counted.count
+    else:
+        nunique, count = 0, 0
+    decision = decide_kind(cur_view, nunique=nunique, count=count, settings=settings)
+    kind = decision.kind
+    ref_family, cur_family = ref_view.family, cur_view.family
+    if (
+        conflicting_families(ref_family, cur_family)
+        or (kind == "numerical" and ref_family not in ("float", "int"))
+        or (kind == "text" and ref_family != "string")
+        or (ref_family != cur_family and "datetime" in (ref_family, cur_family))
+    ):
+        return _changed(name, kind, ref_family, cur_family, (0, count))
+    if kind in _SKIP_REASONS:
+        return SkippedColumn(name, kind, _SKIP_REASONS[kind].format(dtype=cur_view.dtype))
+
+    note = decision.note
+    if kind == "text":
+        return _text_column(name, note, ref, cur, config)
+
+    ref_integer = ref_family == "int" and not ref_view.has_nulls
+    cur_integer = cur_family == "int" and not cur_view.has_nulls
+    ref_summary: NumericSummary | CategoricalSummary
+    cur_summary: NumericSummary | CategoricalSummary
+    if kind == "numerical":
+        assert numeric is not None
+        ref_summary, cur_summary = ref.numeric(name), numeric
+    else:
+        if numeric is not None:
+            cur_summary = categorical_from_numeric(numeric, integer=cur_integer)
+        else:
+            assert counted is not None
+            cur_summary = counted
+        ref_summary = ref.categorical(name, ref_view, integer=ref_integer)
     for side, summary in (("reference", ref_summary), ("current", cur_summary)):
         if summary.count == 0:
-            raise EmptyData(
-                f"column {name!r} has only null values in the {side} data",
-                hint=f"fix the column, or exclude it from the drift check ({name!r})",
-            )
+            return SkippedColumn(name, kind, f"no finite values in the {side} data")
     test = config.column_tests.get(name) or _pick_default_test(
-        ref_col.kind, ref_summary, cur_summary, settings
+        kind, ref_summary, cur_summary, settings
     )
-    if test in NUMERIC_ONLY_TESTS and ref_col.kind != "numerical":
+    if test in NUMERIC_ONLY_TESTS and kind != "numerical":
         raise ConfigError(
-            f"test {test!r} needs a numerical column, but {name!r} is {ref_col.kind}",
+            f"test {test!r} needs a numerical column, but {name!r} is {kind}",
             hint="use chisquare, z, jensenshannon, psi or hellinger for it",
         )
     threshold = config.column_thresholds.get(name) or _default_threshold(test, settings)
@@ -399,26 +694,31 @@ def _check_column(
         threshold,
         min_std=settings.wasserstein_min_std,
         binned_min_values=settings.binned_min_values,
-        integer=ref_col.integer and cur_col.integer,
+        integer=ref_integer and cur_integer,
     )
-    return outcome, ref_col.kind, (ref_summary.count, cur_summary.count)
+    return _Tested(outcome, kind, (ref_summary.count, cur_summary.count), note)
 
 
 def detect_drift(
-    reference: pd.DataFrame | ReferenceProfile,
-    current: pd.DataFrame,
+    reference: pd.DataFrame | pa.Table | ReferenceProfile,
+    current: pd.DataFrame | pa.Table,
     *,
     config: DriftConfig | None = None,
 ) -> DriftReport:
-    """Compare ``current`` with ``reference`` (a DataFrame or a :class:`ReferenceProfile`).
+    """Compare ``current`` with ``reference`` (a DataFrame, an Arrow table or a
+    :class:`ReferenceProfile`) the way Evidently 0.7's ``DataDriftPreset`` does without a
+    data definition.
 
-    Columns present in both are checked, except id and timestamp columns
-    (``config.exclude``, default ``customer_id`` and ``event_time``), the bookkeeping columns
-    of scored batches, text and datetime columns. Model outputs (``config.outputs``, default
-    ``score`` and ``prediction``) go to ``outputs``, outside the drift share; a multiple-testing
-    correction applies to the data set's columns only. Raises :class:`SchemaError` (no common
-    columns, a column numerical on one side and text on the other), :class:`EmptyData` (no
-    current rows, an all-null column) or :class:`ProfileError` (a profile of another schema).
+    Column kinds are decided on the current data (Evidently's rule); numerical and categorical
+    columns get Evidently's default test, text columns its domain classifier; the data set
+    drifts when at least ``drift_share`` of the tested columns drift. Every column is in the
+    report: tested, or in :attr:`DriftReport.skipped` with the reason (datetime, unknown type,
+    only nulls on one side, present on one side only). Columns in one data set only and
+    columns whose type changed are listed in :attr:`DriftReport.schema`; a changed column
+    counts as drifted. Nothing is excluded by name unless ``config`` says so (``exclude``,
+    ``outputs``). Raises :class:`ConfigError` (a configured column in neither data set),
+    :class:`SchemaError` (no column in common, nothing testable) or :class:`EmptyData` (no
+    current rows).
 
     >>> from mlops_guard.demo import make_dataset
     >>> ref = make_dataset(rows=2000, seed=1)
@@ -429,74 +729,76 @@ def detect_drift(
     >>> report.dataset_drift, report.columns["age"].test
     (True, 'wasserstein')
     """
-    from mlops_guard.drift._kinds import pandas_family
     from mlops_guard.drift._profile import ReferenceProfile
 
     config = config or DriftConfig()
     settings = config.settings
     is_profile = isinstance(reference, ReferenceProfile)
-    ref_names = list(reference.columns) if is_profile else [str(c) for c in reference.columns]
-    cur_names = [str(c) for c in current.columns]
-    common = _common_columns(ref_names, cur_names, config, is_profile=is_profile)
-    if len(current) == 0:
+    ref, cur = _Side(reference), _Side(current)
+    ref_names, cur_names = ref.names(), cur.names()
+    _unknown_names(config, ref_names, cur_names)
+    excluded = config.excluded
+    wanted = set(config.columns) if config.columns is not None else None
+    ref_set, cur_set = set(ref_names), set(cur_names)
+
+    def considered(name: str) -> bool:
+        return name not in excluded and (wanted is None or name in wanted)
+
+    # Evidently takes the columns of the current data, in its order.
+    common = [n for n in cur_names if n in ref_set and considered(n)]
+    extra = [n for n in cur_names if n not in ref_set and considered(n)]
+    missing = [n for n in ref_names if n not in cur_set and considered(n)]
+    if wanted is not None and (extra or missing):
+        raise SchemaError(
+            f"column(s) {', '.join(map(repr, sorted([*extra, *missing])))} are not in both "
+            "data sets",
+            hint="check the column names, or drop them from the columns to check",
+        )
+    if not common:
+        error = ProfileError if is_profile else SchemaError
+        raise error(
+            "the reference and the current data have no column in common "
+            f"(reference: {', '.join(ref_names[:5])}...; current: {', '.join(cur_names[:5])}...)",
+            hint="compare data with the schema the reference was built from",
+        )
+    if cur.rows == 0:
         raise EmptyData("the current batch has no rows", hint="pass a batch with rows")
 
-    reference_rows = (
-        reference.rows if isinstance(reference, ReferenceProfile) else len(reference.index)
-    )
-    for name in common:
-        ref_family = (
-            reference.columns[name].family
-            if isinstance(reference, ReferenceProfile)
-            else pandas_family(reference[name])
-        )
-        cur_family = pandas_family(current[name])
-        if conflicting_families(ref_family, cur_family) and not current[name].isna().all():
-            error = ProfileError if is_profile else SchemaError
-            raise error(
-                f"column {name!r} holds {ref_family} values in the reference but "
-                f"{cur_family} values in the current data",
-                hint="fix the upstream export so the column keeps one type",
-            )
-
-    def job(name: str) -> tuple[TestOutcome, ColumnKind, tuple[int, int]] | str:
-        # One column at a time, reference and current together: memory holds the summaries
-        # of the columns in flight only, not of the whole reference.
-        ref_col = (
-            reference.reference_column(name, settings)
-            if isinstance(reference, ReferenceProfile)
-            else summarise_frame_column(reference[name], settings)
-        )
-        if ref_col.kind not in ("numerical", "categorical"):
-            return f"{ref_col.kind} column"
-        return _check_column(name, ref_col, current[name], config)
-
-    skipped: dict[str, str] = {}
-    results: dict[str, tuple[TestOutcome, ColumnKind, tuple[int, int]]] = {}
-    for name, done in zip(common, _map(job, common, settings), strict=True):
-        if isinstance(done, str):
+    skipped: dict[str, SkippedColumn] = {}
+    results: dict[str, _Tested] = {}
+    for name, done in zip(
+        common, _map(lambda n: _check_column(n, ref, cur, config), common, settings), strict=True
+    ):
+        if isinstance(done, SkippedColumn):
             skipped[name] = done
         else:
             results[name] = done
+    excluded_present = [n for n in cur_names if n in excluded]
+    for name in excluded_present:
+        skipped[name] = SkippedColumn(name, "unknown", "excluded by the configuration")
+    for name in extra:
+        skipped[name] = SkippedColumn(name, "unknown", "not in the reference data")
+    for name in missing:
+        skipped[name] = SkippedColumn(name, "unknown", "not in the current data")
     output_names = config.output_names
-    outcomes = {name: r[0] for name, r in results.items() if name not in output_names}
-    output_outcomes = {name: r[0] for name, r in results.items() if name in output_names}
-    kinds = {name: result[1] for name, result in results.items()}
-    counts = {name: result[2] for name, result in results.items()}
+    outcomes = {name: r.outcome for name, r in results.items() if name not in output_names}
+    output_outcomes = {name: r.outcome for name, r in results.items() if name in output_names}
     if not outcomes:
+        reasons = "; ".join(f"{n}: {s.reason}" for n, s in list(skipped.items())[:5])
         raise SchemaError(
-            "no data column can be drift-checked (the common columns are ids, timestamps, text "
-            f"or model outputs: {', '.join(common)})",
-            hint="pass data with numerical or categorical features",
+            "no data column can be drift-checked (the common columns are model outputs or "
+            f"skipped: {reasons or ', '.join(common)})",
+            hint="pass data with numerical, categorical or text features",
         )
 
     correction = config.correction_in_force
     outcomes = _apply_correction(outcomes, correction)
 
     def verdict(name: str, o: TestOutcome) -> ColumnDrift:
+        r = results[name]
         return ColumnDrift(
             column=name,
-            kind=kinds[name],
+            kind=r.kind,
             test=o.test,
             statistic=o.statistic,
             threshold=o.threshold,
@@ -504,21 +806,30 @@ def detect_drift(
             p_value=o.p_value,
             exact=o.exact,
             error_bound=o.error_bound,
-            reference_values=counts[name][0],
-            current_values=counts[name][1],
+            reference_values=r.counts[0],
+            current_values=r.counts[1],
+            note=r.note,
         )
 
     columns = {name: verdict(name, o) for name, o in outcomes.items()}
     outputs = {name: verdict(name, o) for name, o in output_outcomes.items()}
     share = sum(c.drifted for c in columns.values()) / len(columns)
+    schema = SchemaChanges(
+        missing=tuple(missing),
+        extra=tuple(extra),
+        changed=tuple(name for name, r in results.items() if r.changed),
+    )
     return DriftReport(
         dataset_drift=share >= settings.drift_share,
         drift_share=share,
         share_threshold=settings.drift_share,
-        reference_rows=reference_rows,
-        current_rows=len(current),
+        reference_rows=ref.rows,
+        current_rows=cur.rows,
         columns=columns,
         skipped=skipped,
         correction=correction,
         outputs=outputs,
+        schema=schema,
+        order=tuple(n for n in cur_names if n in skipped or n in columns or n in outputs)
+        + tuple(missing),
     )

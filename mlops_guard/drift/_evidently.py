@@ -23,6 +23,7 @@ from mlops_guard.drift._settings import DriftSettings
 if TYPE_CHECKING:
     import pandas as pd
 
+    from mlops_guard.drift._engine import DriftReport
     from mlops_guard.drift._profile import ReferenceProfile
 
 __all__ = ["sample_from_profile", "write_evidently_html"]
@@ -74,6 +75,7 @@ def write_evidently_html(
     sample_rows: int | None = None,
     settings: DriftSettings | None = None,
     columns: list[str] | None = None,
+    report: DriftReport | None = None,
 ) -> Path:
     """Write Evidently's ``DataDriftPreset`` HTML report comparing ``current`` with
     ``reference``, on at most ``sample_rows`` rows of each (seeded), and return the path.
@@ -83,29 +85,26 @@ def write_evidently_html(
     widget each outside the preset, so the report shows the columns the check tests and the
     drift share it computes.
     """
-    from mlops_guard.drift._engine import summarise_frame_column
+    from mlops_guard.drift._engine import DriftConfig, detect_drift
     from mlops_guard.drift._profile import ReferenceProfile
 
     settings = settings or DriftSettings()
     rows = sample_rows or settings.html_sample_rows
-    excluded = set(settings.exclude_columns) | set(settings.bookkeeping_columns)
+    if report is None:
+        report = detect_drift(reference, current, config=DriftConfig(settings=settings))
+    tested = {**report.columns, **report.outputs}
+    names = [n for n in tested if columns is None or n in columns]
     if isinstance(reference, ReferenceProfile):
-        names = [n for n in reference.columns if n in current.columns and n not in excluded]
-        kinds = {n: reference.reference_column(n, settings).kind for n in names}
         ref_frame = sample_from_profile(
             reference, min(rows, reference.rows), seed=settings.sample_seed, columns=names
         )
     else:
-        names = [
-            str(n) for n in reference.columns if n in current.columns and str(n) not in excluded
-        ]
         ref_frame = _sample(reference[names], rows, settings.sample_seed)
-        kinds = {n: summarise_frame_column(ref_frame[n], settings).kind for n in names}
-    if columns is not None:
-        names = [n for n in names if n in columns]
-    numerical = [n for n in names if kinds.get(n) == "numerical" and n in ref_frame.columns]
-    categorical = [n for n in names if kinds.get(n) == "categorical" and n in ref_frame.columns]
-    chosen = numerical + categorical
+    kinds = {n: tested[n].kind for n in names}
+    numerical = [n for n in names if kinds[n] == "numerical" and n in ref_frame.columns]
+    categorical = [n for n in names if kinds[n] == "categorical" and n in ref_frame.columns]
+    text = [n for n in names if kinds[n] == "text" and n in ref_frame.columns]
+    chosen = numerical + categorical + text
     cur_frame = _sample(current[chosen], rows, settings.sample_seed)
 
     # No network here, and users of a guard do not expect a report to phone home.
@@ -115,9 +114,11 @@ def write_evidently_html(
     from evidently.metrics import ValueDrift
     from evidently.presets import DataDriftPreset
 
-    outputs = [n for n in chosen if n in settings.output_columns]
-    data_columns = [n for n in chosen if n not in settings.output_columns]
-    definition = DataDefinition(numerical_columns=numerical, categorical_columns=categorical)
+    outputs = [n for n in chosen if n in report.outputs]
+    data_columns = [n for n in chosen if n not in report.outputs]
+    definition = DataDefinition(
+        numerical_columns=numerical, categorical_columns=categorical, text_columns=text
+    )
     metrics: list[Any] = [DataDriftPreset(columns=data_columns, drift_share=settings.drift_share)]
     metrics.extend(ValueDrift(column=name) for name in outputs)
     snapshot = Report(metrics).run(

@@ -59,6 +59,12 @@ def _summary(result: DriftCheckResult, report_line: str | None) -> str:
         + rows
         + "\n",
     ]
+    if report.skipped:
+        parts.append(
+            "not tested: "
+            + "; ".join(f"{name} ({s.reason})" for name, s in report.skipped.items())
+            + "\n"
+        )
     if report.outputs:
         outputs = "\n".join(
             f"| {name} | {c.test} | {c.statistic:.4g} | {c.threshold:.4g} | {c.drifted} |"

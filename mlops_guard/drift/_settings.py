@@ -11,7 +11,6 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from mlops_guard.data._scored import BOOKKEEPING_COLUMNS, OUTPUT_COLUMNS
 from mlops_guard.settings import SettingsBase
 
 __all__ = ["Correction", "DriftSettings"]
@@ -87,9 +86,9 @@ class DriftSettings(SettingsBase):
         default=0.5,
         gt=0,
         le=1,
-        description="A string column with more distinct values than this share of its rows "
-        "is text, not categorical, and is not drift-checked (Evidently infer_column_type: "
-        "nunique > count * 0.5 means Text).",
+        description="A string column with more distinct values than this share of its "
+        "non-null values is text, not categorical, and is tested with the domain classifier "
+        "(Evidently infer_column_type: nunique > count * 0.5 means Text).",
     )
     correction: Correction = Field(
         default="none",
@@ -97,23 +96,28 @@ class DriftSettings(SettingsBase):
         "(Evidently applies none; Bonferroni and Benjamini-Hochberg are opt-in).",
     )
     exclude_columns: tuple[str, ...] = Field(
-        default=("customer_id", "event_time"),
-        description="Id and timestamp columns: never drift-checked (Evidently's id_column and "
-        "timestamp roles).",
+        default=(),
+        description="Columns never drift-checked, e.g. ids and timestamps (Evidently 0.7 "
+        "without a data definition excludes nothing by name, so neither does the default).",
     )
     output_columns: tuple[str, ...] = Field(
-        default=OUTPUT_COLUMNS,
-        description="Model outputs the pipelines add to a scored batch (score, prediction): "
-        "tested for prediction drift and reported apart, never counted in the data set's "
-        "drift share, which is about the data the model receives (mlops-guard choice; "
-        "Evidently's DataDriftPreset counts every column it is given, so its share over data "
-        "and outputs reads 7 of 15 drifted columns where 7 of 13 features drifted).",
+        default=(),
+        description="Model outputs: tested for prediction drift and reported apart, never "
+        "counted in the data set's drift share. Empty by default, as Evidently counts every "
+        "column; the scheduled check on scored batches names score and prediction here "
+        "(DriftConfig.for_scored_batches).",
     )
     bookkeeping_columns: tuple[str, ...] = Field(
-        default=BOOKKEEPING_COLUMNS,
-        description="Columns the pipelines add to say who scored a row and when (model_version, "
-        "batch_id, scored_at): never drift-checked, like Evidently's id and timestamp roles; "
-        "a separate setting so that changing exclude_columns keeps them out.",
+        default=(),
+        description="More columns never drift-checked, kept apart from exclude_columns so "
+        "that changing one keeps the other; the scheduled check adds the columns the "
+        "pipelines write into a scored batch (model_version, batch_id, scored_at).",
+    )
+    text_drift: bool = Field(
+        default=True,
+        description="Test text columns with Evidently's domain classifier (TF-IDF and an SGD "
+        "classifier, ROC AUC above 0.55 with more than 1,000 reference texts, else above the "
+        "95th percentile of random classifiers); False reports them as skipped.",
     )
     profile_exact_values: int = Field(
         default=20_000,
@@ -132,8 +136,8 @@ class DriftSettings(SettingsBase):
     profile_max_categories: int = Field(
         default=100_000,
         ge=1,
-        description="A profile counts at most this many distinct strings in a column; a column "
-        "with more is treated as text (ids, free text) and not drift-checked.",
+        description="A profile counts at most this many distinct strings in a column; a text "
+        "column with more cannot be tested from the profile and is reported as skipped.",
     )
     profile_chunk_rows: int = Field(
         default=1_000_000,

@@ -102,10 +102,47 @@ class TestOutcome:
 
 
 # A column whose every 100th value (up to 10,000 of them) shows at most this many distinct
-# values is counted with a hash table (O(n)) instead of sorted (O(n log n)): about 2.5x faster
-# for ages, counts and other integer-like columns, and the same result.
+# values is counted by looking each value up among them (O(n log k)) instead of sorted
+# (O(n log n)): several times faster for ages, counts and other integer-like columns, and the
+# same result.
 _HASH_SAMPLE = 10_000
 _HASH_MAX_DISTINCT = 1_000
+
+
+def sorted_unique(values: FloatArray) -> FloatArray:
+    """``np.unique`` of a float array, without the ``numpy.ma`` import it triggers (a tenth of
+    a second of a small check)."""
+    import numpy as np
+
+    ordered = np.sort(values)
+    if ordered.size == 0:
+        return ordered
+    keep: FloatArray = ordered[np.concatenate(([True], ordered[1:] != ordered[:-1]))]
+    return keep
+
+
+# Whole numbers spanning at most this many values are counted with one bincount (O(n)).
+_BINCOUNT_SPAN = 1 << 20
+
+
+def _integer_counts(
+    finite: FloatArray, candidates: FloatArray
+) -> tuple[FloatArray, IntArray] | None:
+    """Distinct values and counts of a column of whole numbers in a small range, or None."""
+    import numpy as np
+
+    if not np.array_equal(candidates, np.floor(candidates)):
+        return None
+    lo, hi = float(finite.min()), float(finite.max())
+    if hi - lo > _BINCOUNT_SPAN:
+        return None
+    shifted = finite - lo
+    as_int = shifted.astype(np.int64)
+    if not np.array_equal(as_int, shifted):
+        return None
+    counts = np.bincount(as_int, minlength=int(hi - lo) + 1)
+    present = np.flatnonzero(counts)
+    return present.astype(np.float64) + lo, counts[present].astype(np.int64)
 
 
 def summarise_numeric(values: FloatArray) -> NumericSummary:
@@ -120,16 +157,25 @@ def summarise_numeric(values: FloatArray) -> NumericSummary:
         empty = np.empty(0, dtype=np.float64)
         return NumericSummary(empty, np.empty(0, dtype=np.int64), 0, math.nan, math.nan)
     sample = finite[:: max(1, n // _HASH_SAMPLE)]
-    if np.unique(sample).size <= _HASH_MAX_DISTINCT:
-        import pandas as pd
-
-        codes, uniques = pd.factorize(finite)
-        order = np.argsort(uniques)
-        distinct = np.asarray(uniques, dtype=np.float64)[order]
-        counts = np.bincount(codes, minlength=len(uniques)).astype(np.int64)[order]
-        mean = float(np.dot(distinct, counts) / n)
-        std = math.sqrt(float(np.dot((distinct - mean) ** 2, counts) / n))
-        return NumericSummary(distinct, counts, n, mean, std)
+    candidates = sorted_unique(sample)
+    if candidates.size <= _HASH_MAX_DISTINCT:
+        counted = _integer_counts(finite, candidates)
+        if counted is not None:
+            distinct, counts = counted
+            mean = float(np.dot(distinct, counts) / n)
+            std = math.sqrt(float(np.dot((distinct - mean) ** 2, counts) / n))
+            return NumericSummary(distinct, counts, n, mean, std)
+        # Few distinct values in the sample: look every value up among them (O(n log k), no
+        # sort of the column); if one is missing from the sample, sort after all.
+        index = np.searchsorted(candidates, finite)
+        np.minimum(index, candidates.size - 1, out=index)
+        if np.array_equal(candidates[index], finite):
+            counts = np.bincount(index, minlength=candidates.size).astype(np.int64)
+            present = counts > 0
+            distinct, counts = candidates[present], counts[present]
+            mean = float(np.dot(distinct, counts) / n)
+            std = math.sqrt(float(np.dot((distinct - mean) ** 2, counts) / n))
+            return NumericSummary(distinct, counts, n, mean, std)
     mean = float(np.mean(finite))
     std = float(np.std(finite))
     ordered = np.sort(finite)
@@ -314,9 +360,18 @@ def _binned(
 
 
 def jensenshannon(ref_shares: FloatArray, cur_shares: FloatArray) -> float:
-    from scipy.spatial import distance
+    """``scipy.spatial.distance.jensenshannon(p, q)`` (natural log), in numpy: the same
+    operations in the same order (``rel_entr`` is ``x * log(x / y)``, 0 where ``x`` is 0), so
+    the same value, without importing scipy (a fifth of a second)."""
+    import numpy as np
 
-    return float(distance.jensenshannon(ref_shares, cur_shares, None))
+    p = ref_shares / np.sum(ref_shares)
+    q = cur_shares / np.sum(cur_shares)
+    m = (p + q) / 2.0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        left = np.where(p > 0, p * np.log(p / m), 0.0)
+        right = np.where(q > 0, q * np.log(q / m), 0.0)
+    return float(np.sqrt((np.sum(left) + np.sum(right)) / 2.0))
 
 
 def psi(ref_shares: FloatArray, cur_shares: FloatArray) -> float:

@@ -191,3 +191,53 @@ def test_a_failed_write_leaves_no_temporary_file(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError, match="cannot be written"):
         write_table(frame, tmp_path / "out.csv")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_csv_missing_values_are_the_ones_pandas_reads_as_missing(tmp_path: Path) -> None:
+    from pandas._libs.parsers import STR_NA_VALUES
+
+    from mlops_guard.data._io import PANDAS_NA_VALUES
+
+    assert set(PANDAS_NA_VALUES) == set(STR_NA_VALUES)
+    markers = sorted(STR_NA_VALUES)
+    rows = [f"{i}.5,{markers[i % len(markers)] if i % 3 == 0 else 'red'}" for i in range(60)]
+    rows += [f"{markers[i]},blue" for i in range(len(markers))]
+    path = tmp_path / "markers.csv"
+    path.write_text("amount,colour\n" + "\n".join(rows) + "\n")
+    ours = read_table(path)
+    theirs = pd.read_csv(path)
+    assert ours["amount"].dtype == theirs["amount"].dtype == np.float64
+    assert ours.isna().equals(theirs.isna())
+    only_na = tmp_path / "only-na.csv"
+    only_na.write_text("x\n1\n2\nn/a\n#N/A\n<NA>\n")
+    assert read_table(only_na)["x"].isna().sum() == 3
+    assert read_table(only_na, na_values=["#N/A"])["x"].dtype == object
+
+
+def test_csv_dates_can_stay_text_as_pandas_reads_them(tmp_path: Path) -> None:
+    path = tmp_path / "dates.csv"
+    path.write_text(
+        "day,at,x\n2026-01-02,2026-01-02T10:00:00,1\n2026-01-03,2026-01-03T11:30:00,2\n"
+    )
+    parsed = read_arrow(path)
+    assert pa.types.is_date(parsed.schema.field("day").type)
+    assert pa.types.is_timestamp(parsed.schema.field("at").type)
+    text = read_table(path, dates="strings")
+    assert text.equals(pd.read_csv(path))
+    batches = list(iter_batches(path, dates="strings"))
+    assert batches[0].column(1).to_pylist() == ["2026-01-02T10:00:00", "2026-01-03T11:30:00"]
+
+
+def test_parquet_strings_can_be_read_dictionary_encoded_and_marked(tmp_path: Path) -> None:
+    from mlops_guard.data._io import PLAIN_STRING_KEY
+
+    frame = pd.DataFrame(
+        {"s": ["a", None, "b", "a"], "c": pd.Categorical(["x", "y", "x", "x"]), "n": [1, 2, 3, 4]}
+    )
+    path = write_table(frame, tmp_path / "d.parquet")
+    table = read_arrow(path, dictionary_strings=True)
+    assert pa.types.is_dictionary(table.schema.field("s").type)
+    assert PLAIN_STRING_KEY in (table.schema.field("s").metadata or {})
+    assert PLAIN_STRING_KEY not in (table.schema.field("c").metadata or {})
+    assert table.column("s").to_pylist() == read_arrow(path).column("s").to_pylist()
+    assert table.column("n").to_pylist() == [1, 2, 3, 4]

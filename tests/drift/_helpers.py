@@ -49,3 +49,54 @@ def textfile_samples(directory: Path, metric: str) -> list[tuple[dict[str, str],
                 if sample.name == metric
             )
     return found
+
+
+# Evidently's method names, as its snapshot reports them.
+EVIDENTLY_NAMES = {
+    "K-S p_value": "ks",
+    "chi-square p_value": "chisquare",
+    "Z-test p_value": "z",
+    "Wasserstein distance (normed)": "wasserstein",
+    "Jensen-Shannon distance": "jensenshannon",
+    "PSI": "psi",
+    "Hellinger distance": "hellinger",
+    "Absolute text content drift": "abs_text_content_drift",
+    "Percentile text content drift": "perc_text_content_drift",
+}
+
+
+def evidently_auto(
+    reference: pd.DataFrame, current: pd.DataFrame
+) -> tuple[dict[str, tuple[str, float, float, bool]], float, bool]:
+    """Evidently 0.7's DataDriftPreset as a user runs it: DataFrames, no data definition.
+    Per column (our test name, score, threshold, drifted), the drifted share and the data
+    set's verdict, all read from Evidently's own snapshot (its tests give the verdicts)."""
+    from evidently import Report
+    from evidently.presets import DataDriftPreset
+
+    snapshot = Report([DataDriftPreset()], include_tests=True).run(current, reference)
+    document = snapshot.dict()
+    columns: dict[str, tuple[str, float, float, bool]] = {}
+    verdicts = {
+        test["name"].removeprefix("Value Drift for column "): str(test["status"]).endswith("FAIL")
+        for test in document["tests"]
+        if test["name"].startswith("Value Drift for column ")
+    }
+    share = float("nan")
+    dataset_drift = False
+    for metric in document["metrics"]:
+        config = metric["config"]
+        if config["type"].endswith("ValueDrift"):
+            name = config["column"]
+            columns[name] = (
+                EVIDENTLY_NAMES[config["method"]],
+                float(metric["value"]),
+                float(config["threshold"]),
+                verdicts[name],
+            )
+        elif config["type"].endswith("DriftedColumnsCount"):
+            share = float(metric["value"]["share"])
+    for test in document["tests"]:
+        if test["name"].startswith("Share of Drifted Columns"):
+            dataset_drift = str(test["status"]).endswith("FAIL")
+    return columns, share, dataset_drift

@@ -9,12 +9,13 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from mlops_guard.cli import main
 from mlops_guard.data import write_table
 from mlops_guard.drift import load_profile
-from tests.drift._helpers import features
+from tests.drift._helpers import evidently_auto, features
 
 _DRIFT = {
     "age": 1.0,
@@ -74,6 +75,9 @@ def test_profile_then_drift_json(files: dict[str, Path], tmp_path: Path, capsys)
         "share_threshold",
         "rows",
         "columns",
+        "tested",
+        "drifted",
+        "schema",
         "prediction_drift",
         "outputs",
     }
@@ -129,14 +133,8 @@ def test_html_report_is_evidentlys(files: dict[str, Path], tmp_path: Path, capsy
 def _bad_inputs(tmp_path: Path, files: dict[str, Path]) -> dict[str, list[str]]:
     reference = str(files["reference"])
     other = write_table(features(100, 5).rename(columns=lambda c: f"x_{c}"), tmp_path / "other.csv")
-    mistyped = features(300, 5).astype({"age": object})
-    mistyped.loc[mistyped.index[::3], "age"] = "unknown"
-    mistyped_path = write_table(mistyped, tmp_path / "mistyped.csv")
     empty = tmp_path / "empty.csv"
     empty.write_text(",".join(features(1, 1).columns) + "\n")
-    nulls = features(300, 6)
-    nulls["monthly_charges"] = np.nan
-    nulls_path = write_table(nulls, tmp_path / "nulls.parquet")
     profile = tmp_path / "old-profile.json"
     main(["profile", reference, "--out", str(profile)])
     data = json.loads(profile.read_text())
@@ -146,13 +144,19 @@ def _bad_inputs(tmp_path: Path, files: dict[str, Path]) -> dict[str, list[str]]:
     main(["profile", str(other), "--out", str(other_profile)])
     return {
         "no common columns": ["drift", reference, str(other)],
-        "numeric vs text": ["drift", reference, str(mistyped_path)],
         "empty current": ["drift", reference, str(empty)],
-        "all-null column": ["drift", reference, str(nulls_path)],
         "profile of another version": ["drift", str(profile), str(files["clean"])],
         "profile of another schema": ["drift", str(other_profile), str(files["clean"])],
         "missing file": ["drift", reference, str(tmp_path / "nope.csv")],
         "bad override": ["drift", reference, str(files["clean"]), "--test", "age"],
+        "override of no column": [
+            "drift",
+            reference,
+            str(files["clean"]),
+            "--test",
+            "no_such_column=ks",
+        ],
+        "strict alone": ["drift", reference, str(files["clean"]), "--strict"],
     }
 
 
@@ -200,12 +204,92 @@ def test_scored_files_report_prediction_drift_apart(tmp_path: Path, capsys) -> N
         return write_table(out, tmp_path / f"scored-{seed}.parquet")
 
     reference, current = scored(3000, 1, 0.0), scored(1000, 2, 3.0)
-    assert main(["drift", str(reference), str(current), "--json"]) == 0
+    assert main(["drift", str(reference), str(current), "--json", "--scored-batches"]) == 0
     document = _json(capsys)
     assert document["prediction_drift"] is True
     assert document["dataset_drift"] is False
     assert set(document["outputs"]) == {"score", "prediction"}
-    assert not {"score", "prediction", "model_version", "batch_id"} & set(document["columns"])
+    assert not {"score", "prediction"} & set(document["columns"])
+    for bookkeeping in ("model_version", "batch_id", "scored_at"):
+        assert document["columns"][bookkeeping]["skipped"] == "excluded by the configuration"
 
-    assert main(["drift", str(reference), str(current)]) == 0
+    assert main(["drift", str(reference), str(current), "--scored-batches"]) == 0
     assert "prediction drift: yes" in capsys.readouterr().out
+
+
+def test_every_column_is_reported_and_strict_fails_on_schema_changes(
+    files: dict[str, Path], tmp_path: Path, capsys
+) -> None:
+    reference = features(3000, 1)
+    current = features(1000, 2).drop(columns=["region"])
+    current["age"] = current["age"].astype(object)
+    current.loc[current.index[::3], "age"] = "unknown"
+    current["monthly_charges"] = np.nan
+    current["coupon"] = "none"
+    ref_path = write_table(reference, tmp_path / "ref.csv")
+    cur_path = write_table(current, tmp_path / "cur.csv")
+    assert main(["drift", str(ref_path), str(cur_path), "--json", "--fail-on-drift"]) == 0
+    document = _json(capsys)
+    assert set(document["columns"]) == set(reference.columns) | {"coupon"}
+    assert document["schema"] == {"missing": ["region"], "extra": ["coupon"], "changed": ["age"]}
+    assert document["columns"]["age"]["test"] == "type_change"
+    assert document["columns"]["age"]["drifted"] is True
+    assert document["columns"]["monthly_charges"]["skipped"] == (
+        "only null values in the current data"
+    )
+    assert document["columns"]["region"]["skipped"] == "not in the current data"
+    argv = ["drift", str(ref_path), str(cur_path), "--fail-on-drift", "--strict"]
+    assert main(argv) == 1
+    table = capsys.readouterr().out
+    assert "region" in table
+    assert "skipped" in table
+    assert "schema changed" in table
+
+
+def test_csv_missing_markers_and_dates_read_as_pandas(tmp_path: Path, capsys) -> None:
+    ref = tmp_path / "ref.csv"
+    cur = tmp_path / "cur.csv"
+    ref.write_text("x,day\n" + "".join(f"{i % 50},2026-01-{1 + i % 28:02d}\n" for i in range(400)))
+    cur.write_text(
+        "x,day\n"
+        + "".join(
+            f"{'n/a' if i % 5 == 0 else i % 50 + 20},2026-03-{1 + i % 28:02d}\n" for i in range(300)
+        )
+    )
+    assert main(["drift", str(ref), str(cur), "--json"]) == 0
+    document = _json(capsys)
+    assert document["columns"]["x"]["kind"] == "numerical"
+    assert document["columns"]["x"]["current_values"] == 240
+    assert document["columns"]["day"]["kind"] == "categorical"
+    assert main(["drift", str(ref), str(cur), "--json", "--dates", "parse"]) == 0
+    assert _json(capsys)["columns"]["day"]["kind"] == "datetime"
+    assert main(["drift", str(ref), str(cur), "--json", "--na-value", "NA"]) == 0
+    assert _json(capsys)["schema"]["changed"] == ["x"]
+
+
+def test_parquet_strings_are_text_or_categories_as_pandas_reads_them(
+    tmp_path: Path, capsys
+) -> None:
+    rng = np.random.default_rng(8)
+
+    def frame(rows: int, prefix: str) -> pd.DataFrame:
+        ids = [f"{prefix}{i}" for i in rng.integers(0, 10 * rows, rows)]
+        plan = rng.choice(["basic", "plus", "pro"], rows)
+        data = pd.DataFrame({"x": rng.normal(size=rows), "ident": ids, "plan": plan})
+        data.loc[data.index[::11], "plan"] = None
+        data["levels"] = pd.Categorical(ids)  # a category: categorical whatever its levels
+        return data
+
+    reference, current = frame(3000, "r"), frame(1500, "c")
+    ref_path = write_table(reference, tmp_path / "ref.parquet")
+    cur_path = write_table(current, tmp_path / "cur.parquet")
+    assert main(["drift", str(ref_path), str(cur_path), "--json"]) == 0
+    columns = _json(capsys)["columns"]
+    expected, _share, _drift = evidently_auto(pd.read_parquet(ref_path), pd.read_parquet(cur_path))
+    assert {n: c["test"] for n, c in columns.items()} == {n: e[0] for n, e in expected.items()}
+    for name, (_test, score, _threshold, drifted) in expected.items():
+        assert columns[name]["statistic"] == pytest.approx(score, rel=1e-9), name
+        assert columns[name]["drifted"] == drifted, name
+    assert columns["ident"]["kind"] == "text"
+    assert columns["levels"]["kind"] == "categorical"
+    assert columns["plan"]["current_values"] == current["plan"].notna().sum()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -16,16 +17,23 @@ from mlops_guard.errors import ConfigError, EmptyData, SchemaError
 from tests.drift._helpers import features
 
 
-def test_ids_timestamps_and_text_are_not_checked() -> None:
+def test_nothing_is_excluded_by_name_and_text_is_tested() -> None:
     reference = make_dataset(rows=2000, seed=1)
     current = make_dataset(rows=1000, seed=2)
     reference["comment"] = [f"free text {i}" for i in range(len(reference))]
     current["comment"] = [f"other text {i}" for i in range(len(current))]
     report = detect_drift(reference, current)
-    assert "customer_id" not in report.columns
-    assert "event_time" not in report.columns
-    assert report.skipped == {"comment": "text column"}
+    # As Evidently 0.7 without a data definition: the id is a (text) feature too.
+    assert report.columns["customer_id"].kind == "text"
+    assert report.columns["comment"].test == "abs_text_content_drift"
+    assert report.skipped["event_time"].kind == "datetime"
     assert "churned" in report.columns
+    configured = detect_drift(
+        reference, current, config=DriftConfig(exclude=("customer_id", "event_time"))
+    )
+    assert "customer_id" not in configured.columns
+    assert configured.skipped["customer_id"].reason == "excluded by the configuration"
+    assert set(configured.to_json()["columns"]) == set(current.columns)
 
 
 def test_json_has_exactly_the_contract_keys() -> None:
@@ -37,9 +45,13 @@ def test_json_has_exactly_the_contract_keys() -> None:
         "share_threshold",
         "rows",
         "columns",
+        "tested",
+        "drifted",
+        "schema",
         "prediction_drift",
         "outputs",
     }
+    assert document["schema"] == {"missing": [], "extra": [], "changed": []}
     assert document["prediction_drift"] is None  # no model output in either frame
     assert document["outputs"] == {}
     assert document["rows"] == {"reference": 3000, "current": 1000}
@@ -125,12 +137,20 @@ def test_bad_inputs_raise_clear_errors() -> None:
         detect_drift(reference, reference.iloc[:0])
     mixed = features(500, 2).astype({"tenure_months": object})
     mixed.loc[mixed.index[::7], "tenure_months"] = "n/a?"
-    with pytest.raises(SchemaError, match="'tenure_months'"):
-        detect_drift(reference, mixed)
+    changed = detect_drift(reference, mixed)
+    assert changed.schema.changed == ("tenure_months",)
+    assert changed.columns["tenure_months"].test == "type_change"
+    assert changed.columns["tenure_months"].drifted
+    assert changed.to_json()["columns"]["tenure_months"]["statistic"] is None
     nulls = features(500, 2)
     nulls["age"] = np.nan
-    with pytest.raises(EmptyData, match="'age' has only null values in the current"):
-        detect_drift(reference, nulls)
+    assert detect_drift(reference, nulls).skipped["age"].reason == (
+        "only null values in the current data"
+    )
+    with pytest.raises(ConfigError, match="'no_such_column'"):
+        detect_drift(
+            reference, features(500, 2), config=DriftConfig(column_tests={"no_such_column": "ks"})
+        )
     with pytest.raises(ConfigError, match="needs a numerical column"):
         detect_drift(reference, features(500, 2), config=DriftConfig(column_tests={"region": "ks"}))
     with pytest.raises(ConfigError, match="unknown drift test"):
@@ -148,7 +168,8 @@ def test_model_outputs_are_reported_apart_and_do_not_dilute_the_drift_share() ->
     drifted = dict.fromkeys(NUMERICAL_FEATURES[:7], 1.0)
     reference = _scored(features(3000, 1), seed=1)
     current = _scored(features(1500, 2, drift=drifted), seed=2)
-    report = detect_drift(reference, current)
+    scored = DriftConfig.for_scored_batches()
+    report = detect_drift(reference, current, config=scored)
     # 7 of the 14 data columns (13 features and the label) drifted; score and prediction did not.
     assert set(report.drifted_columns) == set(drifted)
     assert set(report.columns) == set(features(10, 1).columns)
@@ -160,11 +181,11 @@ def test_model_outputs_are_reported_apart_and_do_not_dilute_the_drift_share() ->
         assert bookkeeping not in report.columns
         assert bookkeeping not in report.outputs
     # Counted as data columns (the old rule), the two clean outputs hid the drift.
-    as_data = detect_drift(reference, current, config=DriftConfig(outputs=()))
+    as_data = detect_drift(reference, current, config=replace(scored, outputs=()))
     assert {"score", "prediction"} <= set(as_data.columns)
     assert not as_data.dataset_drift
 
-    moved = detect_drift(reference, _scored(features(1500, 3), seed=3, shift=1.0))
+    moved = detect_drift(reference, _scored(features(1500, 3), seed=3, shift=1.0), config=scored)
     assert moved.prediction_drift is True
     assert "score" in moved.drifted_outputs
     assert not moved.dataset_drift
@@ -178,8 +199,9 @@ def test_outputs_are_judged_on_their_own_after_a_correction() -> None:
     reference, current = _p_value_frames()
     reference = _scored(reference, seed=4)
     current = _scored(current, seed=5, shift=0.5)
-    plain = detect_drift(reference, current)
-    bonferroni = detect_drift(reference, current, config=DriftConfig(correction="bonferroni"))
+    scored = DriftConfig.for_scored_batches()
+    plain = detect_drift(reference, current, config=scored)
+    bonferroni = detect_drift(reference, current, config=replace(scored, correction="bonferroni"))
     # The correction counts the ten data columns, not the outputs.
     m = len(plain.columns)
     assert m == 10
@@ -193,4 +215,4 @@ def test_only_model_outputs_in_common_is_a_clear_error() -> None:
     reference = _scored(features(500, 1), seed=1)[["score", "prediction"]]
     current = _scored(features(500, 2), seed=2)[["score", "prediction"]]
     with pytest.raises(SchemaError, match="no data column can be drift-checked"):
-        detect_drift(reference, current)
+        detect_drift(reference, current, config=DriftConfig.for_scored_batches())

@@ -141,7 +141,7 @@ def test_model_outputs_match_evidently_and_stay_out_of_the_share() -> None:
     expected, _ = evidently_drift(reference[checked], current[checked])
     _, share = evidently_drift(reference[checked], current[checked], columns=data)
 
-    report = detect_drift(reference, current)
+    report = detect_drift(reference, current, config=DriftConfig.for_scored_batches())
 
     assert set(report.columns) == set(data)
     assert set(report.outputs) == set(OUTPUT_COLUMNS)

@@ -135,8 +135,20 @@ def test_a_profile_of_another_schema_is_refused() -> None:
     with pytest.raises(ProfileError, match="no column in common"):
         detect_drift(profile, other)
     mistyped = features(300, seed=2).astype({"age": str})
-    with pytest.raises(ProfileError, match="'age'"):
-        detect_drift(profile, mistyped)
+    report = detect_drift(profile, mistyped)
+    assert report.schema.changed == ("age",)
+    assert report.columns["age"].drifted
+
+
+def test_a_profile_with_an_unknown_family_is_refused(tmp_path: Path) -> None:
+    import json
+
+    path = build_profile(features(200, seed=1)).save(tmp_path / "p.json")
+    document = json.loads(path.read_text())
+    document["columns"]["age"]["family"] = "decimal"
+    path.write_text(json.dumps(document))
+    with pytest.raises(ProfileError, match="'age' has the unknown family 'decimal'"):
+        load_profile(path)
 
 
 def test_merging_profiles_of_different_schemas_is_refused() -> None:
@@ -154,3 +166,23 @@ def test_profile_keeps_nulls_and_drops_them_like_evidently() -> None:
     assert profile.columns["age"].nulls == 300
     _same_results(detect_drift(profile, current), detect_drift(reference, current))
     assert detect_drift(profile, current).columns["age"].reference_values == 2700
+
+
+def test_a_text_column_is_tested_from_a_profile_approximately() -> None:
+    import numpy as np
+
+    rng = np.random.default_rng(3)
+    reference = features(2500, seed=5)
+    current = features(1200, seed=6)
+    reference["note"] = [f"plan {i} basic" for i in rng.integers(0, 2000, 2500)]
+    current["note"] = [f"plan {i} premium" for i in rng.integers(0, 2000, 1200)]
+    on_rows = detect_drift(reference, current)
+    from_profile = detect_drift(build_profile(reference, chunk_rows=1000), current)
+    rows_note, profile_note = on_rows.columns["note"], from_profile.columns["note"]
+    assert rows_note.kind == profile_note.kind == "text"
+    assert rows_note.exact
+    assert not profile_note.exact
+    assert "approximate" in (profile_note.note or "")
+    assert rows_note.drifted
+    assert profile_note.drifted
+    assert profile_note.statistic == pytest.approx(rows_note.statistic, abs=0.05)
