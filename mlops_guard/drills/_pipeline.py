@@ -8,10 +8,9 @@ that it can die as a node would.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -291,8 +290,9 @@ class BadModel(Scenario):
 def _rolled_back(
     ctx: DrillContext, bad: str, good: str, fingerprint: str | None = None
 ) -> dict[str, Any] | None:
-    """The champion is ``good`` again, moved back from ``bad`` by the receiver (for the alert
-    of ``fingerprint``, when given)."""
+    """The champion is ``good`` again, moved back from ``bad`` by the receiver since the
+    injection (for the alert of ``fingerprint``, when given: its incident key starts with it).
+    """
     from mlops_guard.alerts import AlertsSettings
     from mlops_guard.registry import get_champion, history
 
@@ -306,6 +306,8 @@ def _rolled_back(
         and e.from_version == bad
         and e.to_version == good
         and (fingerprint is None or str(e.alert_fingerprint).startswith(f"{fingerprint}@"))
+        # A store shared by several runs keeps earlier runs' moves of the same alert.
+        and e.at >= ctx.state["injected_wall"]
     ]
     actor = AlertsSettings().actor
     by_alert = [e for e in events if e.actor == actor and e.alert_fingerprint]
@@ -319,66 +321,76 @@ def _rolled_back(
     }
 
 
+class _RunProcess:
+    """A scoring run in a process of its own, forked from this warm one and waiting for the
+    word to start: what a worker's standby process is, so a retry pays for the run, not for
+    Python's start and imports. The process can be killed as a node failure would kill it."""
+
+    def __init__(self, ctx: DrillContext, data: str) -> None:
+        from mlops_guard._stage import flush_pending
+
+        # No metrics flush pending in another thread while forking: the child starts with
+        # every lock free.
+        flush_pending()
+        read_end, write_end = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child; its outcome is its exit status
+            os.close(write_end)
+            code = 1
+            try:
+                if os.read(read_end, 1):
+                    from mlops_guard.pipelines import run_inference
+
+                    run_inference(data, batch_id="batch", settings=ctx.settings)
+                    code = 0
+            except BaseException:  # noqa: BLE001 - reported by the exit status
+                import traceback
+
+                traceback.print_exc()
+            finally:
+                os._exit(code)
+        os.close(read_end)
+        self.pid = pid
+        self._go = write_end
+        self.returncode: int | None = None
+        ctx.stack.callback(self.close)
+
+    def start(self) -> None:
+        os.write(self._go, b"g")
+        os.close(self._go)
+        self._go = -1
+
+    def kill(self) -> None:
+        if self.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGKILL)
+
+    def wait(self) -> int:
+        if self.returncode is None:
+            _, status = os.waitpid(self.pid, 0)
+            self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def close(self) -> None:
+        if self._go >= 0:
+            os.close(self._go)  # an unused standby reads end-of-file and exits
+            self._go = -1
+        self.kill()
+        self.wait()
+
+
 class StageCrash(Scenario):
     name = "stage-crash"
     root_cause = "stage_failure"
     fault = "the scoring stage's process is killed mid-run (SIGKILL, as a node failure)"
 
-    def _spawn(self, ctx: DrillContext, attempt: int) -> subprocess.Popen[bytes]:
-        """A run's process, warmed up (imports done) and waiting for a line on stdin: a
-        worker's standby process, so a retry pays for the run, not for Python's start."""
-        code = (
-            "import sys\n"
-            "import great_expectations, mlflow, sklearn\n"
-            "from mlops_guard.pipelines import run_inference\n"
-            "import mlops_guard.pipelines._inference\n"
-            "sys.stdout.write('ready\\n'); sys.stdout.flush()\n"
-            "sys.stdout = sys.stderr\n"
-            "sys.stdin.readline()\n"
-            f"run_inference({ctx.state['data']!r}, batch_id='batch')\n"
-        )
-        env = {
-            **os.environ,
-            "MLOPS_GUARD_WORKDIR": str(ctx.workdir),
-            "MLFLOW_LOGGING_LEVEL": "WARNING",
-            "PYTHONPATH": os.pathsep.join(p for p in sys.path if p),
-        }
-        env.pop("MLOPS_GUARD_TRACKING_URI", None)
-        env.pop("MLFLOW_TRACKING_URI", None)
-        log = (ctx.workdir / f"attempt-{attempt}.log").open("wb")
-        ctx.stack.callback(log.close)
-        proc = subprocess.Popen(
-            [sys.executable, "-c", code],
-            env=env,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=log,
-        )
-        ctx.stack.callback(_kill, proc)
-        return proc
-
-    @staticmethod
-    def _ready(proc: subprocess.Popen[bytes]) -> None:
-        assert proc.stdout is not None
-        if proc.stdout.readline().strip() != b"ready":
-            raise RuntimeError(f"the run's process exited before it was ready ({proc.wait()})")
-
-    @staticmethod
-    def _go(proc: subprocess.Popen[bytes]) -> None:
-        assert proc.stdin is not None
-        proc.stdin.write(b"go\n")
-        proc.stdin.flush()
-
     def prepare(self, ctx: DrillContext) -> None:
-        ctx.state["data"] = _batch(ctx, "batch", labelled=False, salt=1)
-        ctx.state["first"] = self._spawn(ctx, 1)
+        data = _batch(ctx, "batch", labelled=False, salt=1)
+        ctx.state["first"] = _RunProcess(ctx, data)
         if ctx.guard:
-            ctx.state["standby"] = self._spawn(ctx, 2)
-        for key in ("first", "standby"):
-            if key in ctx.state:
-                self._ready(ctx.state[key])
+            ctx.state["standby"] = _RunProcess(ctx, data)
 
-    def _supervise(self, ctx: DrillContext, proc: subprocess.Popen[bytes], attempt: int) -> int:
+    def _supervise(self, ctx: DrillContext, proc: _RunProcess, attempt: int) -> int:
         """What a process worker reports when the run's process ends."""
         code = proc.wait()
         if code != 0:
@@ -398,25 +410,25 @@ class StageCrash(Scenario):
         return code
 
     def inject(self, ctx: DrillContext) -> None:
-        proc = ctx.state["first"]
+        proc: _RunProcess = ctx.state["first"]
 
         def kill_in_score(signal_: Signal) -> None:
-            if signal_.event.get("stage") == "score" and proc.poll() is None:
-                # The fault is the kill, not the process start: time from here.
+            if signal_.event.get("stage") == "score" and proc.returncode is None:
+                # The fault is the kill, not the run's start: time from here.
                 ctx.injected_at = ctx.watch.mark()
-                proc.send_signal(signal.SIGKILL)
+                proc.kill()
 
         ctx.watch.subscribe("stage.started", kill_in_score)
         ctx.state["killer"] = kill_in_score
-        self._go(proc)
+        proc.start()
         self._supervise(ctx, proc, 1)
 
     def respond(self, ctx: DrillContext, detection: Detection) -> None:
-        # The orchestrator's retry: the same batch again, in a new process.
+        # The orchestrator's retry: the same batch again, in the standby process.
         ctx.state["retry_started"] = time.monotonic()
         ctx.watch.unsubscribe(ctx.state["killer"])
-        standby = ctx.state["standby"]
-        self._go(standby)
+        standby: _RunProcess = ctx.state["standby"]
+        standby.start()
         self._supervise(ctx, standby, 2)
 
     def recovered(self, ctx: DrillContext) -> dict[str, Any] | None:
@@ -432,12 +444,6 @@ class StageCrash(Scenario):
             "rows_scored": scored[0].event.get("rows_scored"),
             "predictions": scored[0].event.get("predictions_path"),
         }
-
-
-def _kill(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.kill()
-        proc.wait(timeout=30)
 
 
 def _rollback_alert(ctx: DrillContext) -> dict[str, Any]:

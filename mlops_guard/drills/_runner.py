@@ -150,6 +150,7 @@ class RunRecord:
     alarms: list[dict[str, Any]] = field(default_factory=list)
     error: str | None = None
     workdir: str = ""
+    seconds: float = 0.0  # the whole run: preparation, fault, recovery, teardown
 
     @property
     def root_cause_correct(self) -> bool:
@@ -185,6 +186,7 @@ class RunRecord:
             "alarms": self.alarms,
             "error": self.error,
             "workdir": self.workdir,
+            "seconds": round(self.seconds, 3),
         }
 
 
@@ -209,6 +211,7 @@ def run_scenario(
     # A fresh metrics registry, as a fresh process would have: one run's gauges must not
     # reach the next run's textfiles (a stale "worse than previous" would fire its rule).
     reset_metrics()
+    began = time.monotonic()
     settings = scenario.configure(settings_for(workdir))
     record = RunRecord(scenario.name, run, guard, scenario.root_cause, workdir=str(workdir))
     with contextlib.ExitStack() as stack:
@@ -221,6 +224,7 @@ def run_scenario(
         except Exception as exc:  # noqa: BLE001 - a broken run is reported, the drill goes on
             _log.exception("drill %s run %d failed", scenario.name, run)
             record.error = f"{type(exc).__name__}: {exc}"[:500]
+    record.seconds = time.monotonic() - began
     return record
 
 
@@ -231,6 +235,9 @@ def _drive(scenario: Scenario, ctx: DrillContext, record: RunRecord, timeout: fl
         scenario.prepare(ctx)
         if ctx.guard:
             scenario.arm(ctx)
+        from mlops_guard.runlog import rfc3339_now
+
+        ctx.state["injected_wall"] = rfc3339_now()
         ctx.injected_at = ctx.watch.mark()
         scenario.inject(ctx)
 
