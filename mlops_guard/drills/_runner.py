@@ -247,7 +247,11 @@ def _drive(scenario: Scenario, ctx: DrillContext, record: RunRecord, timeout: fl
                 return found
             # Nothing more can come: the fault's work is done and no check is still running.
             if not scenario.busy(ctx) and ctx.watch.idle:
+                # Lines not read yet may still set off a check: read them, and go on waiting
+                # while any check they set off runs.
                 ctx.watch.poll()
+                if not ctx.watch.idle:
+                    return None
                 settled = ctx.watch.detection(guard=ctx.guard)
                 if settled is None:
                     ctx.state["settled"] = True

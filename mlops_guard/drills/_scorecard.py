@@ -160,12 +160,14 @@ def render_markdown(card: dict[str, Any]) -> str:
             "|---|---|---|---|---|",
             f"| MTTD | {study['mttd_minutes']['without']} min | "
             f"{study['mttd_minutes']['with']} min | "
-            f"{_seconds_or_none(overall['baseline']['mttd_seconds']['mean'])} | "
-            f"{_seconds_or_none(overall['mttd_seconds']['mean'])} |",
+            f"{_seconds_or_none(overall['baseline']['mttd_seconds']['mean'])}"
+            f"{_of(overall['baseline'], 'detected')} | "
+            f"{_seconds_or_none(overall['mttd_seconds']['mean'])}{_of(overall, 'detected')} |",
             f"| MTTR | {study['mttr_minutes']['without']} min | "
             f"{study['mttr_minutes']['with']} min | "
-            f"{_seconds_or_none(overall['baseline']['mttr_seconds']['mean'])} | "
-            f"{_seconds_or_none(overall['mttr_seconds']['mean'])} |",
+            f"{_seconds_or_none(overall['baseline']['mttr_seconds']['mean'])}"
+            f"{_of(overall['baseline'], 'recovered')} | "
+            f"{_seconds_or_none(overall['mttr_seconds']['mean'])}{_of(overall, 'recovered')} |",
             f"| root cause found | 49-68% | 82-94% | "
             f"{_share(overall['baseline']['root_cause_accuracy'])} | "
             f"{_share(overall['root_cause_accuracy'])} |",
@@ -173,6 +175,10 @@ def render_markdown(card: dict[str, Any]) -> str:
             f"{overall['baseline']['uptime_share']:.1%} | {overall['uptime_share']:.1%} |",
         ]
     return "\n".join(lines) + "\n"
+
+
+def _of(entry: dict[str, Any], field: str) -> str:
+    return f" ({entry[field]}/{entry['runs']} {field})"
 
 
 def _seconds_or_none(value: float | None) -> str:
