@@ -69,14 +69,14 @@ def scenario(name: str) -> Scenario:
 
 def resolve_scenarios(names: Sequence[str]) -> list[str]:
     """The scenario names asked for (``all`` or none: every one), checked, in order."""
-    if not names or "all" in names:
-        return list(SCENARIOS)
-    unknown = [n for n in names if n not in SCENARIOS]
+    unknown = [n for n in names if n not in SCENARIOS and n != "all"]
     if unknown:
         raise UsageError(
             f"unknown drill scenario {unknown[0]!r}",
             hint=f"choose from {', '.join(SCENARIOS)} or all",
         )
+    if not names or "all" in names:
+        return list(SCENARIOS)
     return list(dict.fromkeys(names))
 
 

@@ -329,8 +329,9 @@ class _RunProcess:
     def __init__(self, ctx: DrillContext, data: str) -> None:
         from mlops_guard._stage import flush_pending
 
-        # No metrics flush pending in another thread while forking: the child starts with
-        # every lock free.
+        # fork(), not a fresh interpreter: the child starts warm, as a standby does. No metrics
+        # flush may be pending in another thread while forking, so the child starts with every
+        # lock free (POSIX only, like the SIGKILL it is there to receive).
         flush_pending()
         read_end, write_end = os.pipe()
         pid = os.fork()

@@ -212,8 +212,13 @@ def run_scenario(
     # reach the next run's textfiles (a stale "worse than previous" would fire its rule).
     reset_metrics()
     began = time.monotonic()
-    settings = scenario.configure(settings_for(workdir))
     record = RunRecord(scenario.name, run, guard, scenario.root_cause, workdir=str(workdir))
+    try:
+        settings = scenario.configure(settings_for(workdir))
+    except Exception as exc:  # noqa: BLE001 - a service that did not start fails this run only
+        _log.exception("drill %s run %d not configured", scenario.name, run)
+        record.error = f"{type(exc).__name__}: {exc}"[:500]
+        return record
     with contextlib.ExitStack() as stack:
         watch = stack.enter_context(SignalWatch(settings.runlog_path))
         ctx = DrillContext(

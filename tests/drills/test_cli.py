@@ -13,6 +13,7 @@ from mlops_guard.cli import main
     ("argv", "needle"),
     [
         (["drill", "no-such-fault"], "unknown drill scenario 'no-such-fault'"),
+        (["drill", "all", "no-such-fault"], "unknown drill scenario 'no-such-fault'"),
         (["drill", "clean", "--runs", "0"], "--runs"),
         (["drill", "clean", "--runs", "three"], "--runs"),
     ],
