@@ -60,11 +60,11 @@ def build_fixture(workdir: Path, seed: int = 0) -> Fixture:
     from mlops_guard.data import write_table
     from mlops_guard.demo import SyntheticSpec, make_dataset
     from mlops_guard.pipelines import run_training
-    from mlops_guard.settings import GuardSettings, use_settings
+    from mlops_guard.settings import use_settings
 
     began = time.monotonic()
     workdir.mkdir(parents=True, exist_ok=True)
-    settings = GuardSettings(workdir=workdir)
+    settings = settings_for(workdir)
     data = workdir / "data"
     good = write_table(
         make_dataset(SyntheticSpec(rows=TRAIN_ROWS, seed=seed * 1000 + 11)),
@@ -82,7 +82,11 @@ def build_fixture(workdir: Path, seed: int = 0) -> Fixture:
     return Fixture(workdir, v1.version, v2.version, time.monotonic() - began)
 
 
-def settings_for(workdir: Path, **updates: object) -> GuardSettings:
+def settings_for(workdir: Path) -> GuardSettings:
+    """A run's settings: its own SQLite store and metrics textfiles, whatever the environment
+    says (a drill must never train, promote or roll back in a team's registry, nor push its
+    faults' metrics to a real Pushgateway)."""
     from mlops_guard.settings import GuardSettings
 
-    return GuardSettings(workdir=workdir, **updates)  # type: ignore[arg-type]
+    store = f"sqlite:///{(workdir.resolve() / 'mlflow.db').as_posix()}"
+    return GuardSettings(workdir=workdir, tracking_uri=store, pushgateway_url=None)
