@@ -71,7 +71,7 @@ def _score(ctx: DrillContext, data: str, batch_id: str) -> Any:
 
     with ctx.orchestrated(INFERENCE_FLOW):
         return run_inference(data, batch_id=batch_id, settings=ctx.settings)
-    return None
+    return None  # the run failed; the orchestrator's report of it is recorded
 
 
 def _check_scored_batch(settings: GuardSettings) -> Any:
@@ -239,9 +239,6 @@ class _DriftScenario(Scenario):
             evidence["at"] = max(healthy[0].seen, quality[0].seen)
             evidence["quality_degraded"] = False
         return evidence
-
-    def busy(self, ctx: DrillContext) -> bool:
-        return False
 
 
 class CovariateDrift(_DriftScenario):
