@@ -12,8 +12,12 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from mlops_guard.drills import RunRecord
 from mlops_guard.runlog import read_runlog
+
+pytestmark = pytest.mark.slow
 
 
 def _runlog(record: RunRecord) -> list[dict[str, Any]]:

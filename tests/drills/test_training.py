@@ -10,6 +10,8 @@ import pytest
 from mlops_guard.drills import RunRecord, run_scenario, scenario
 from mlops_guard.runlog import read_runlog
 
+pytestmark = pytest.mark.slow
+
 
 def _run(name: str, tmp_path: Path, *, guard: bool = True) -> RunRecord:
     return run_scenario(
