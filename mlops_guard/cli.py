@@ -33,6 +33,7 @@ _COMMAND_MODULES = (
     "mlops_guard.alerts._cli",
     "mlops_guard.monitors._cli",
     "mlops_guard.traces._cli",
+    "mlops_guard.drills._cli",
 )
 
 EXIT_INTERNAL = 70  # EX_SOFTWARE from sysexits.h: a bug in mlops-guard, not in the input

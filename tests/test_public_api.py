@@ -28,6 +28,7 @@ PACKAGES = [
     "mlops_guard.contract",
     "mlops_guard.demo",
     "mlops_guard.traces",
+    "mlops_guard.drills",
 ]
 
 

@@ -98,6 +98,25 @@ def _prefect_yaml() -> dict[str, Any]:
     return document
 
 
+def test_drift_check_also_runs_when_a_batch_is_scored() -> None:
+    """The drift check's event trigger: every completed run of the scoring flow, one batch."""
+    from prefect.events import DeploymentTriggerTypes
+    from pydantic import TypeAdapter
+
+    from mlops_guard.pipelines._inference import INFERENCE_FLOW
+
+    deployments = {d["name"]: d for d in _prefect_yaml()["deployments"]}
+    (trigger,) = deployments["drift-check"]["triggers"]
+    parsed = TypeAdapter(DeploymentTriggerTypes).validate_python(trigger)
+    assert parsed.expect == {"prefect.flow-run.Completed"}  # type: ignore[union-attr]
+    assert parsed.match_related  # type: ignore[union-attr]
+    assert trigger["match_related"] == {
+        "prefect.resource.role": "flow",
+        "prefect.resource.name": INFERENCE_FLOW,
+    }
+    assert trigger["parameters"] == {"batches": 1}
+
+
 def test_prefect_yaml_entrypoints_exist_and_triggers_validate() -> None:
     from prefect.client.schemas.schedules import CronSchedule
     from prefect.events import DeploymentTriggerTypes

@@ -139,6 +139,11 @@ def test_deploy_all_then_alert_event_runs_the_rollback(
     (automation,) = [a for a in automations if a["name"] == "mlops-guard alert rollback"]
     assert "mlops_guard.alert.rollback" in automation["trigger"]["expect"]
     assert automation["actions"][0]["deployment_id"] == deployments["rollback"]["id"]
+    (on_batch,) = [
+        a for a in automations if a["name"] == "mlops-guard drift check on a scored batch"
+    ]
+    assert on_batch["trigger"]["expect"] == ["prefect.flow-run.Completed"]
+    assert on_batch["actions"][0]["deployment_id"] == deployments["drift-check"]["id"]
 
     guard_env = {
         **env,
