@@ -44,6 +44,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/receiver_latency.py
 	$(BIN)/python benchmarks/monitor_step_overhead.py
 	$(BIN)/python benchmarks/score_vs_pyfunc.py
+	$(BIN)/python benchmarks/serve_vs_mlflow.py
 
 clean:
 	rm -rf $(VENV) .mlops-guard .pytest_cache .mypy_cache .ruff_cache

@@ -89,6 +89,10 @@ def serve(
             # Workers import the app by name and read their settings from the environment.
             sock.close()
             os.environ[MODEL_VARIABLE] = model
+            if settings is not None:
+                os.environ["MLOPS_GUARD_TRACKING_URI"] = settings.mlflow_tracking_uri
+                os.environ["MLOPS_GUARD_WORKDIR"] = str(settings.workdir)
+            os.environ["MLOPS_GUARD_SERVING_JSON_LOGS"] = str(config.json_logs).lower()
             uvicorn.run(
                 "mlops_guard.serving._run:worker_app",
                 factory=True,
@@ -103,6 +107,12 @@ def serve(
         # Started before uvicorn: a model without a champion is one clear error, not a
         # traceback from the ASGI lifespan.
         server.start()
+        import gc
+
+        # Everything loaded so far (MLflow, pandas, the model) lives as long as the process:
+        # kept out of the collector's full passes, which otherwise stall requests for tens
+        # of milliseconds now and then.
+        gc.freeze()
         uvicorn.Server(_uvicorn_config(server.app, config)).run(sockets=[sock])
     finally:
         sock.close()
