@@ -20,6 +20,7 @@ import asyncio
 import hashlib
 import logging
 import random
+import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -127,6 +128,8 @@ class ScoringServer:
         self.drift: dict[str, LiveDrift | None] = {}
         self._background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mlops-guard-bg")
         self._busy: set[str] = set()
+        self._drift_lock = threading.Lock()
+        self._drift_state = "idle"  # or "running", or "again" (one more check to run)
         self._random = random.Random()
         self.app = self._build()
 
@@ -444,16 +447,31 @@ class ScoringServer:
         if drift is None:
             return
         now = self.clock()
-        if drift.add(inputs.columns, scored.numbers, now) and "drift" not in self._busy:
-            self._busy.add("drift")
+        if not drift.add(inputs.columns, scored.numbers, now):
+            return
+        with self._drift_lock:
+            if self._drift_state != "idle":
+                # A check is running: one more runs after it, on the rows that arrived since,
+                # so the last rows of a burst are never left unchecked.
+                self._drift_state = "again"
+                return
+            self._drift_state = "running"
 
-            def check() -> None:
+        def check() -> None:
+            while True:
                 try:
                     drift.check(self.metrics, self.clock())
-                finally:
-                    self._busy.discard("drift")
+                except Exception:
+                    with self._drift_lock:
+                        self._drift_state = "idle"
+                    raise
+                with self._drift_lock:
+                    again = self._drift_state == "again"
+                    self._drift_state = "running" if again else "idle"
+                if not again:
+                    return
 
-            self._background.submit(_logged, check, "the live drift check")
+        self._background.submit(_logged, check, "the live drift check")
 
     async def invocations(self, request: Request) -> Response:
         from starlette.responses import Response

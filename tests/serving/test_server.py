@@ -369,13 +369,15 @@ def test_live_drift_in_the_inputs_raises_the_drift_metric(served: Served) -> Non
             assert _predict(served, frame.iloc[start : start + 100]).status_code == 200
         server.settle()
 
+    # Each phase sends twice the window (1,000 rows), so the last check of a phase, which
+    # starts at most a few requests before its end, sees that phase's rows only.
     checks = drift.checks
-    send(_rows(1000, seed=700))
+    send(_rows(2000, seed=700))
     assert drift.checks > checks
     metrics = server.metrics
     assert metrics.sample("mlops_guard_dataset_drift", {"model": MODEL}) == 0.0
     shifted = dict.fromkeys(FEATURES, 1.5)
-    send(_rows(1000, seed=701, **shifted))
+    send(_rows(2000, seed=701, **shifted))
     assert metrics.sample("mlops_guard_dataset_drift", {"model": MODEL}) == 1.0
     assert metrics.sample("mlops_guard_drift_share", {"model": MODEL}) >= 0.5
     assert (
