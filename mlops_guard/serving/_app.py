@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import itertools
 import logging
 import random
 import threading
@@ -131,6 +132,10 @@ class ScoringServer:
         self._drift_lock = threading.Lock()
         self._drift_state = "idle"  # or "running", or "again" (one more check to run)
         self._random = random.Random()
+        # Request ids: a random prefix per process and a counter, unique without the cost of
+        # a uuid4 (an urandom call) per request.
+        self._id_prefix = uuid.uuid4().hex[:16]
+        self._ids = itertools.count()
         self.app = self._build()
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -477,7 +482,9 @@ class ScoringServer:
         from starlette.responses import Response
 
         started = time.perf_counter()
-        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+        request_id = (
+            request.headers.get("x-request-id") or f"{self._id_prefix}{next(self._ids):08x}"
+        )
         routing = self.watch.routing
         if routing is None:
             return _error(503, "not_ready", "no model version is loaded yet", "retry shortly")

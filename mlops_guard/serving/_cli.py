@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from typing import Any
 
@@ -47,6 +48,9 @@ def _serve(args: argparse.Namespace) -> int:
         )
         if value is not None
     }
+    # A progress bar per artifact download (the drift profile of each served version) is
+    # noise in a server's log.
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     config = ServingSettings(**overrides)
     settings = load_settings(tracking_uri=args.tracking_uri)
     model = check_model_name(args.model)
