@@ -54,6 +54,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/traces_check.py
 	$(BIN)/python benchmarks/traces_zmq.py
 	$(BIN)/python benchmarks/score_vs_pyfunc.py
+	$(BIN)/python benchmarks/serve_vs_mlflow.py
 
 clean:
 	rm -rf $(VENV) $(AIRFLOW_VENV) .mlops-guard .pytest_cache .mypy_cache .ruff_cache

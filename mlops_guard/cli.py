@@ -34,6 +34,7 @@ _COMMAND_MODULES = (
     "mlops_guard.monitors._cli",
     "mlops_guard.traces._cli",
     "mlops_guard.drills._cli",
+    "mlops_guard.serving._cli",
 )
 
 EXIT_INTERNAL = 70  # EX_SOFTWARE from sysexits.h: a bug in mlops-guard, not in the input

@@ -51,6 +51,10 @@ STAGE_BUCKETS = (0.005, 0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3
 SAVE_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
 # Training steps: sub-millisecond toy steps to multi-second large-model steps.
 STEP_BUCKETS = (0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+# Scoring requests: sub-millisecond to a few seconds (a large batch), fine where SLOs sit.
+SERVING_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 1, 2.5, 5)
+# Predictions: tenths of the unit interval, where scores of a classifier live.
+PREDICTION_BUCKETS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 
 
 class GuardMetrics:
@@ -244,6 +248,8 @@ class GuardMetrics:
             registry=r,
         )
 
+        self._define_serving_metrics(r)
+
         # Training monitors.
         # Not "job": Prometheus owns that label (a push or scrape would overwrite or rename it).
         monitor = ("training_job", "model")
@@ -309,6 +315,81 @@ class GuardMetrics:
             "mlops_guard_causality_violations_total",
             "Parent/child span pairs across hosts whose timestamps break causality.",
             ("kind",),
+            registry=r,
+        )
+
+    def _define_serving_metrics(self, r: CollectorRegistry) -> None:
+        # Scoring server (mlops-guard serve). `status` is the HTTP status code, `kind` one of a
+        # fixed set of error kinds, `key` an API key's id (never its secret).
+        serving = ("model", "model_version")
+        self.serving_requests_total = Counter(
+            "mlops_guard_serving_requests_total",
+            "Scoring requests answered, by HTTP status.",
+            (*serving, "status"),
+            registry=r,
+        )
+        self.serving_errors_total = Counter(
+            "mlops_guard_serving_errors_total",
+            "Scoring requests that failed, by error kind.",
+            (*serving, "kind"),
+            registry=r,
+        )
+        self.serving_request_seconds = Histogram(
+            "mlops_guard_serving_request_seconds",
+            "Latency of scoring requests, from the body read to the answer.",
+            serving,
+            buckets=SERVING_BUCKETS,
+            registry=r,
+        )
+        self.serving_rows_total = Counter(
+            "mlops_guard_serving_rows_total",
+            "Rows scored by the server.",
+            serving,
+            registry=r,
+        )
+        self.serving_prediction = Histogram(
+            "mlops_guard_serving_prediction",
+            "Served predictions: the positive score of a binary classifier, the value of a "
+            "regressor, the winning probability of a multiclass one.",
+            serving,
+            buckets=PREDICTION_BUCKETS,
+            registry=r,
+        )
+        self.serving_in_flight = Gauge(
+            "mlops_guard_serving_in_flight",
+            "Scoring requests being processed.",
+            ("model",),
+            registry=r,
+        )
+        self.serving_model_version = Gauge(
+            "mlops_guard_serving_model_version",
+            "Version the server serves for an alias (champion, challenger).",
+            ("model", "alias"),
+            registry=r,
+        )
+        self.serving_switches_total = Counter(
+            "mlops_guard_serving_switches_total",
+            "Times the server switched the version it serves for an alias.",
+            ("model", "alias"),
+            registry=r,
+        )
+        self.serving_prediction_drift = Gauge(
+            "mlops_guard_serving_prediction_drift",
+            "1 when the live window's predictions drifted from the served version's "
+            "reference, else 0.",
+            serving,
+            registry=r,
+        )
+        self.serving_key_requests_total = Counter(
+            "mlops_guard_serving_key_requests_total",
+            "Scoring requests per API key id, by HTTP status.",
+            ("key", "status"),
+            registry=r,
+        )
+        self.serving_key_rows_total = Counter(
+            "mlops_guard_serving_key_rows_total",
+            "Rows sent per API key id.",
+            ("key",),
             registry=r,
         )
 

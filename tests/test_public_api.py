@@ -29,6 +29,7 @@ PACKAGES = [
     "mlops_guard.demo",
     "mlops_guard.traces",
     "mlops_guard.drills",
+    "mlops_guard.serving",
 ]
 
 

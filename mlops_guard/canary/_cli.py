@@ -302,3 +302,68 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
         "--tracking-uri", help="MLflow tracking and registry URI (MLOPS_GUARD_TRACKING_URI)"
     )
     run_cmd.set_defaults(handler=_run, services=("mlflow", "prefect"))
+    start_cmd = sub.add_parser(
+        "start",
+        help="send a share of NAME's live traffic to its challenger (mlops-guard serve)",
+        description="Stores the share (and mode) on the registered model; every "
+        "'mlops-guard serve NAME' picks it up within its poll interval. The live judge then "
+        "promotes the challenger or removes it.",
+    )
+    start_cmd.add_argument("model", metavar="NAME", help="registered model name")
+    start_cmd.add_argument(
+        "--share", type=float, required=True, help="share of entities, e.g. 0.1 for 10%%"
+    )
+    start_cmd.add_argument(
+        "--shadow",
+        action="store_true",
+        help="score every request with both versions, answer with the champion",
+    )
+    start_cmd.add_argument("--json", action="store_true", help="print the setting as JSON")
+    start_cmd.add_argument("--tracking-uri", help="MLflow tracking and registry URI")
+    start_cmd.set_defaults(handler=_start, services=("mlflow",))
+    stop_cmd = sub.add_parser("stop", help="send no more live traffic to NAME's challenger")
+    stop_cmd.add_argument("model", metavar="NAME", help="registered model name")
+    stop_cmd.add_argument("--json", action="store_true", help="print the setting as JSON")
+    stop_cmd.add_argument("--tracking-uri", help="MLflow tracking and registry URI")
+    stop_cmd.set_defaults(handler=_stop, services=("mlflow",))
+
+
+def _live_share(args: argparse.Namespace, share: float, mode: str) -> int:
+    import json
+
+    from mlops_guard.errors import UsageError
+    from mlops_guard.registry import get_challenger
+    from mlops_guard.registry._client import RegistryClient
+    from mlops_guard.serving import CANARY_MODE_TAG, CANARY_SHARE_TAG
+    from mlops_guard.settings import load_settings
+
+    settings = load_settings(tracking_uri=args.tracking_uri)
+    challenger = get_challenger(args.model, settings)
+    if share > 0 and challenger is None:
+        raise UsageError(
+            f"model {args.model!r} has no challenger to send traffic to",
+            hint="register one first (registry set_challenger, or mlops-guard register)",
+        )
+    client = RegistryClient(settings)
+    client.set_model_tag(args.model, CANARY_SHARE_TAG, repr(share))
+    client.set_model_tag(args.model, CANARY_MODE_TAG, mode)
+    body = {"model": args.model, "challenger": challenger, "share": share, "mode": mode}
+    if args.json:
+        print(json.dumps(body))
+    else:
+        print(f"{args.model}: challenger v{challenger} gets {share:.0%} of live traffic ({mode})")
+    return 0
+
+
+def _start(args: argparse.Namespace) -> int:
+    from mlops_guard.errors import UsageError
+
+    if not 0 < args.share <= 1:
+        raise UsageError(
+            f"--share {args.share} is not a share in (0, 1]", hint="pass e.g. --share 0.1"
+        )
+    return _live_share(args, args.share, "shadow" if args.shadow else "split")
+
+
+def _stop(args: argparse.Namespace) -> int:
+    return _live_share(args, 0.0, "split")
