@@ -43,6 +43,16 @@ def prefect_server() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
+def postgres() -> Iterator[Any]:
+    """A real PostgreSQL server (Debian's package, throwaway cluster on loopback) for the
+    session; tests create their own databases in it (``postgres.create_database``)."""
+    from tests._postgres import postgres_server
+
+    with postgres_server() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
 def mlflow_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An empty MLflow SQLite store with its schema migrated once for the session.
 

@@ -1,0 +1,93 @@
+"""A real, throwaway PostgreSQL server on loopback, for the team-backend tests.
+
+The server comes from Debian's ``postgresql`` package (scripts/ensure-postgres.sh installs it,
+.ci/run calls that). A missing server fails the test when CI=true and skips it elsewhere.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.alerts._helpers import free_port
+
+
+def bin_dir() -> Path:
+    """Debian keeps the server binaries per major version, off the PATH."""
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    if not found:
+        reason = "PostgreSQL not installed (apt-get install postgresql)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return Path(found[-1]).parent
+
+
+def _as_owner(command: list[str]) -> list[str]:
+    # initdb and postgres refuse to run as root: run them as Debian's postgres user then.
+    if os.geteuid() == 0:
+        return ["runuser", "-u", "postgres", "--", *command]
+    return command
+
+
+@dataclass
+class Postgres:
+    """A running cluster; ``url(db)`` is a libpq URL, ``sqlalchemy_url(db)`` one for MLflow."""
+
+    port: int
+    directory: Path
+
+    def url(self, database: str = "postgres") -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
+
+    def sqlalchemy_url(self, database: str, driver: str = "psycopg") -> str:
+        return f"postgresql+{driver}://postgres@127.0.0.1:{self.port}/{database}"
+
+    def create_database(self, name: str) -> str:
+        import psycopg
+
+        with psycopg.connect(self.url(), autocommit=True) as connection:
+            connection.execute(f'CREATE DATABASE "{name}"')
+        return name
+
+
+def _run(command: list[str]) -> None:
+    done = subprocess.run(_as_owner(command), capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise AssertionError(f"{' '.join(command)} failed:\n{done.stdout}{done.stderr}")
+
+
+@contextmanager
+def postgres_server(directory: Path | None = None) -> Iterator[Postgres]:
+    """initdb a cluster, start it on a free loopback port, stop and remove it after.
+
+    The cluster lives in a directory of its own under the system temp dir (pytest's are
+    private to root, and the server runs as the postgres user when the tests run as root).
+    """
+    binaries = bin_dir()
+    directory = Path(tempfile.mkdtemp(prefix="mlops-guard-pg-", dir=directory))
+    data = directory / "data"
+    data.mkdir()
+    if os.geteuid() == 0:
+        shutil.chown(directory, "postgres")
+        shutil.chown(data, "postgres")
+    _run([str(binaries / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres"])
+    port = free_port()
+    log = directory / "postgres.log"
+    options = f"-p {port} -k {directory} -c listen_addresses=127.0.0.1 -c fsync=off"
+    ctl = [str(binaries / "pg_ctl"), "-D", str(data), "-l", str(log)]
+    _run([*ctl, "-o", options, "-w", "-t", "120", "start"])
+    try:
+        yield Postgres(port, directory)
+    finally:
+        subprocess.run(_as_owner([*ctl, "-m", "fast", "-w", "stop"]), capture_output=True)
+        shutil.rmtree(directory, ignore_errors=True)
