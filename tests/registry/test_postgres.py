@@ -90,7 +90,13 @@ def test_eight_processes_rolling_back_at_once_make_exactly_one_move(
     for version in versions:
         promote(model, version, reason="setup", actor="test", settings=settings)
 
-    ctx = multiprocessing.get_context("spawn")
+    # A fork server that imported MLflow once forks the workers: eight fresh interpreters
+    # importing it each would cost a minute on two cores. It has opened no database connection
+    # (unlike this process), so the workers share nothing but the database.
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(
+        ["mlops_guard.registry._aliases", "mlflow.store.model_registry.sqlalchemy_store", "psycopg"]
+    )
     barrier = ctx.Barrier(PROCESSES)
     results = ctx.Queue()
     workers = [
