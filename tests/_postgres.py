@@ -10,6 +10,7 @@ import glob
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.alerts._helpers import free_port
+from tests.alerts._helpers import free_port, wait_for
 
 
 def bin_dir() -> Path:
@@ -89,5 +90,55 @@ def postgres_server(directory: Path | None = None) -> Iterator[Postgres]:
     try:
         yield Postgres(port, directory)
     finally:
-        subprocess.run(_as_owner([*ctl, "-m", "fast", "-w", "stop"]), capture_output=True)
+        subprocess.run(
+            _as_owner([*ctl, "-m", "fast", "-w", "stop"]), capture_output=True, check=False
+        )
         shutil.rmtree(directory, ignore_errors=True)
+
+
+@contextmanager
+def prefect_server_on(postgres: Postgres, directory: Path) -> Iterator[str]:
+    """``prefect server start`` with its database in ``postgres`` (a database of its own);
+    yields the API URL. A subprocess, as a team runs it, not the in-process test harness."""
+    import httpx
+
+    database = postgres.create_database("prefect")
+    port = free_port()
+    home = directory / "prefect-home"
+    home.mkdir(parents=True, exist_ok=True)
+    env = {
+        **os.environ,
+        "PREFECT_HOME": str(home),
+        "PREFECT_API_DATABASE_CONNECTION_URL": postgres.sqlalchemy_url(database, "asyncpg"),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_API_URL": "",
+    }
+    log = directory / "prefect-server.log"
+    prefect = str(Path(sys.executable).with_name("prefect"))
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            [prefect, "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+            env=env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}/api"
+
+    def healthy() -> bool:
+        try:
+            return httpx.get(url + "/health", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    try:
+        wait_for(lambda: process.poll() is not None or healthy(), 240, "prefect server")
+        if process.poll() is not None:
+            raise AssertionError(f"prefect server exited:\n{log.read_text()[-3000:]}")
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(30)

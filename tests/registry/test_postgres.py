@@ -4,8 +4,8 @@ advisory lock that processes sharing nothing but the database all see."""
 from __future__ import annotations
 
 import json
-import os
 import multiprocessing
+import os
 import subprocess
 import sys
 from pathlib import Path
