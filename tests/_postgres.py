@@ -7,6 +7,7 @@ The server comes from Debian's ``postgresql`` package (scripts/ensure-postgres.s
 from __future__ import annotations
 
 import glob
+import json
 import os
 import shutil
 import subprocess
@@ -16,6 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -142,3 +144,34 @@ def prefect_server_on(postgres: Postgres, directory: Path) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(30)
+
+
+@dataclass
+class TeamDemo:
+    """A finished ``mlops-guard demo --json`` on PostgreSQL-backed MLflow and Prefect."""
+
+    summary: dict[str, Any]
+    workdir: Path
+    database: str
+
+
+def run_demo_on(postgres: Postgres, prefect_api: str, workdir: Path) -> TeamDemo:
+    """The demo as a user runs it, with one setting per backend pointing at PostgreSQL."""
+    database = postgres.create_database("mlflow_demo")
+    env = {
+        **os.environ,
+        "MLOPS_GUARD_TRACKING_URI": postgres.sqlalchemy_url(database),
+        "PREFECT_API_URL": prefect_api,
+    }
+    env.pop("MLFLOW_TRACKING_URI", None)
+    cli = str(Path(sys.executable).with_name("mlops-guard"))
+    done = subprocess.run(
+        [cli, "demo", "--workdir", str(workdir), "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return TeamDemo(json.loads(done.stdout), workdir, database)

@@ -4,24 +4,11 @@ a Prefect server (``prefect server start``) on PostgreSQL, all real, on loopback
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 pytestmark = [pytest.mark.servers, pytest.mark.slow]
-
-
-@pytest.fixture(scope="module")
-def prefect_on_postgres(postgres: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    from tests._postgres import prefect_server_on
-
-    with prefect_server_on(postgres, tmp_path_factory.mktemp("prefect-pg")) as url:
-        yield url
 
 
 def _rows(postgres: Any, database: str, query: str) -> list[tuple[Any, ...]]:
@@ -31,28 +18,8 @@ def _rows(postgres: Any, database: str, query: str) -> list[tuple[Any, ...]]:
         return list(connection.execute(query).fetchall())
 
 
-def test_demo_story_on_postgres_mlflow_and_prefect(
-    postgres: Any, prefect_on_postgres: str, tmp_path: Path
-) -> None:
-    database = postgres.create_database("mlflow_demo")
-    env = {
-        **os.environ,
-        "MLOPS_GUARD_TRACKING_URI": postgres.sqlalchemy_url(database),
-        "PREFECT_API_URL": prefect_on_postgres,
-    }
-    env.pop("MLFLOW_TRACKING_URI", None)
-    workdir = tmp_path / "demo"
-    cli = str(Path(sys.executable).with_name("mlops-guard"))
-    done = subprocess.run(
-        [cli, "demo", "--workdir", str(workdir), "--json"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=480,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    summary = json.loads(done.stdout)
+def test_demo_story_on_postgres_mlflow_and_prefect(postgres: Any, team_demo: Any) -> None:
+    summary, workdir, database = team_demo.summary, team_demo.workdir, team_demo.database
     statuses = {s["name"]: s["status"] for s in summary["stages"]}
     assert {name for name, status in statuses.items() if status == "problem-found"} == {
         "score corrupted batch",
