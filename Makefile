@@ -18,10 +18,12 @@ export PREFECT_SERVER_ANALYTICS_ENABLED = false
 # The demo needs only the core and Prefect: no test tools, no PyTorch. uv installs the locked
 # set with parallel downloads, several times faster than pip; everything it needs is on PyPI
 # (uv does not read pip's configuration, which the test install below relies on for torch).
+# Bytecode is compiled at install, as pip does: Prefect's local server would otherwise compile
+# it at its first start and miss its start-up deadline on a busy machine.
 $(DEMO_STAMP): pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet -c $(LOCK) uv
-	$(BIN)/uv pip install --quiet --python $(BIN)/python -c $(LOCK) -e ".[prefect]"
+	$(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python -c $(LOCK) -e ".[prefect]"
 	touch $(DEMO_STAMP)
 
 $(STAMP): pyproject.toml $(LOCK)
