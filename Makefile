@@ -12,6 +12,9 @@ export DO_NOT_TRACK = 1
 export EVIDENTLY_DISABLE_TELEMETRY = 1
 export GX_ANALYTICS_ENABLED = false
 export PREFECT_SERVER_ANALYTICS_ENABLED = false
+# Prefect's local server migrates a new SQLite database at its first start: 20 s (Prefect's
+# default wait) is not enough on a busy 2-core machine.
+export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS ?= 120
 
 .PHONY: demo test lint pytest bench clean lock
 
