@@ -32,6 +32,7 @@ _COMMAND_MODULES = (
     "mlops_guard.canary._cli",
     "mlops_guard.alerts._cli",
     "mlops_guard.monitors._cli",
+    "mlops_guard.report._cli",
 )
 
 EXIT_INTERNAL = 70  # EX_SOFTWARE from sysexits.h: a bug in mlops-guard, not in the input

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the integration tests and scripts/start-monitoring-stack.sh start
 # on loopback (Prometheus, Alertmanager, Pushgateway, with promtool and amtool, and node_exporter
-# for the textfile sink) and PostgreSQL (the team backends: MLflow's store, the Prefect server,
-# the registry's advisory lock) when they are missing. Needs root and apt; otherwise it says what to
-# install and leaves the machine alone (those tests then skip, or fail under CI=true).
+# for the textfile sink), PostgreSQL (the team backends: MLflow's store, the Prefect server, the
+# registry's advisory lock) and Chromium (the report's browser test) when they are missing.
+# Needs root and apt; otherwise it says what to install and leaves the machine alone (those
+# tests then skip, or fail under CI=true).
 set -euo pipefail
 need=()
 command -v prometheus >/dev/null 2>&1 || need+=(prometheus)
@@ -13,6 +14,8 @@ command -v prometheus-node-exporter >/dev/null 2>&1 || need+=(prometheus-node-ex
 # Debian keeps the server binaries per major version, off the PATH; the tests and scripts/stack
 # start throwaway clusters with them (no system cluster is used).
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need+=(postgresql)
+# The report's test opens the page in a real headless browser.
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
 fi

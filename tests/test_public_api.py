@@ -28,6 +28,7 @@ PACKAGES = [
     "mlops_guard.quality",
     "mlops_guard.contract",
     "mlops_guard.demo",
+    "mlops_guard.report",
 ]
 
 
