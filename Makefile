@@ -4,26 +4,54 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+DEMO_STAMP := $(VENV)/.installed-demo
+# Exact versions of everything CI tested (pip constraints); `make lock` regenerates it.
+LOCK := constraints.txt
+TEST_EXTRAS := prefect,dask,plot,postgres,test,torch
 
 export DO_NOT_TRACK = 1
 export EVIDENTLY_DISABLE_TELEMETRY = 1
 export GX_ANALYTICS_ENABLED = false
 export PREFECT_SERVER_ANALYTICS_ENABLED = false
+# Prefect's local server migrates a new SQLite database at its first start: 20 s (Prefect's
+# default wait) is not enough on a busy 2-core machine.
+export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS ?= 120
 
 AIRFLOW_VENV ?= .venv-airflow
 
-.PHONY: demo test lint pytest pytest-airflow bench clean
+.PHONY: demo test lint pytest pytest-airflow bench clean lock
 
-$(STAMP): pyproject.toml
+# The demo needs only the core and Prefect: no test tools, no PyTorch. uv installs the locked
+# set with parallel downloads, several times faster than pip; everything it needs is on PyPI
+# (uv does not read pip's configuration, which the test install below relies on for torch).
+# Bytecode is compiled at install, as pip does: Prefect's local server would otherwise compile
+# it at its first start and miss its start-up deadline on a busy machine.
+$(DEMO_STAMP): pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c $(LOCK) uv
+	$(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python -c $(LOCK) -e ".[prefect]"
+	touch $(DEMO_STAMP)
+
+$(STAMP): pyproject.toml $(LOCK)
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip -c $(LOCK)
 	# torch 2.13.0 (CPU) comes from the local wheel on these machines; it is only for the
 	# PyTorch example test of the checkpoint monitor.
-	$(BIN)/python -m pip install --quiet -e ".[prefect,dask,test,torch]"
-	touch $(STAMP)
+	$(BIN)/python -m pip install --quiet -c $(LOCK) -e ".[$(TEST_EXTRAS)]"
+	touch $(DEMO_STAMP) $(STAMP)
+
+## Re-resolve every dependency (all extras the tests use) in a scratch venv and write the lock.
+lock:
+	rm -rf $(VENV)-lock
+	$(PYTHON) -m venv $(VENV)-lock
+	$(VENV)-lock/bin/python -m pip install --quiet --upgrade pip
+	$(VENV)-lock/bin/python -m pip install --quiet uv ".[$(TEST_EXTRAS)]"
+	{ echo "# Exact versions CI tests with: pip install -c $(LOCK) ... (regenerate: make lock)."; \
+	  $(VENV)-lock/bin/python -m pip freeze --all | grep -v '^mlops-guard\b'; } > $(LOCK)
+	rm -rf $(VENV)-lock
 
 ## Run the whole guarded-pipeline story on embedded defaults (SQLite MLflow, local Prefect).
-demo: $(STAMP)
+demo: $(DEMO_STAMP)
 	$(BIN)/mlops-guard demo
 
 ## Lint, type-check and run the test suite (installs Debian's Prometheus stack when missing).

@@ -35,6 +35,7 @@ _COMMAND_MODULES = (
     "mlops_guard.traces._cli",
     "mlops_guard.drills._cli",
     "mlops_guard.serving._cli",
+    "mlops_guard.report._cli",
 )
 
 EXIT_INTERNAL = 70  # EX_SOFTWARE from sysexits.h: a bug in mlops-guard, not in the input

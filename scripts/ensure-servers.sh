@@ -1,19 +1,26 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the integration tests and scripts/start-monitoring-stack.sh start
 # on loopback (Prometheus, Alertmanager, Pushgateway, with promtool and amtool, and node_exporter
-# for the textfile sink) when they are missing. Needs root and apt; otherwise it says what to
-# install and leaves the machine alone (those tests then skip, or fail under CI=true).
+# for the textfile sink), PostgreSQL (the team backends: MLflow's store, the Prefect server, the
+# registry's advisory lock) and Chromium (the report's browser test) when they are missing.
+# Needs root and apt; otherwise it says what to install and leaves the machine alone (those
+# tests then skip, or fail under CI=true).
 set -euo pipefail
 need=()
 command -v prometheus >/dev/null 2>&1 || need+=(prometheus)
 command -v prometheus-alertmanager >/dev/null 2>&1 || need+=(prometheus-alertmanager)
 command -v prometheus-pushgateway >/dev/null 2>&1 || need+=(prometheus-pushgateway)
 command -v prometheus-node-exporter >/dev/null 2>&1 || need+=(prometheus-node-exporter)
+# Debian keeps the server binaries per major version, off the PATH; the tests and scripts/stack
+# start throwaway clusters with them (no system cluster is used).
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need+=(postgresql)
+# The report's test opens the page in a real headless browser.
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
 fi
 if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
-  echo "note: install ${need[*]} (Debian packages) to run the alerting integration tests" >&2
+  echo "note: install ${need[*]} (Debian packages) to run the alerting and team-backend integration tests" >&2
   exit 0
 fi
 echo "installing ${need[*]} from Debian's packages" >&2

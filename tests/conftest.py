@@ -43,6 +43,36 @@ def prefect_server() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
+def postgres() -> Iterator[Any]:
+    """A real PostgreSQL server (Debian's package, throwaway cluster on loopback) for the
+    session; tests create their own databases in it (``postgres.create_database``)."""
+    from tests._postgres import postgres_server
+
+    with postgres_server() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def prefect_on_postgres(postgres: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``prefect server start`` on its own database in ``postgres``; yields the API URL."""
+    from tests._postgres import prefect_server_on
+
+    with prefect_server_on(postgres, tmp_path_factory.mktemp("prefect-pg")) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def team_demo(
+    postgres: Any, prefect_on_postgres: str, tmp_path_factory: pytest.TempPathFactory
+) -> Any:
+    """One run of the demo on PostgreSQL-backed MLflow and Prefect for the session: the story's
+    test checks it, the dashboards' test feeds its exported metrics to Prometheus."""
+    from tests._postgres import run_demo_on
+
+    return run_demo_on(postgres, prefect_on_postgres, tmp_path_factory.mktemp("team") / "demo")
+
+
+@pytest.fixture(scope="session")
 def mlflow_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An empty MLflow SQLite store with its schema migrated once for the session.
 

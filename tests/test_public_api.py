@@ -17,6 +17,7 @@ PACKAGES = [
     "mlops_guard.runlog",
     "mlops_guard.data",
     "mlops_guard.integrations.prefect",
+    "mlops_guard.integrations.dask",
     "mlops_guard.pipelines",
     "mlops_guard.validation",
     "mlops_guard.drift",
@@ -30,6 +31,7 @@ PACKAGES = [
     "mlops_guard.traces",
     "mlops_guard.drills",
     "mlops_guard.serving",
+    "mlops_guard.report",
 ]
 
 

@@ -3,8 +3,9 @@ trail of every alias move, and rollback in one step.
 
 Aliases ``champion`` and ``challenger`` point at versions of a registered model. Promotions form a
 stack; :func:`rollback` pops it (a rollback is never itself rolled back to) or goes ``to_version``.
-Every move is a compare-and-set under a cross-process lock (a file lock in the working directory,
-or a Prefect global concurrency limit when ``PREFECT_API_URL`` is set) and is recorded in MLflow
+Every move is a compare-and-set under a cross-process lock (a PostgreSQL advisory lock when the
+tracking store is PostgreSQL, else a Prefect global concurrency limit when ``PREFECT_API_URL`` is
+set, else a file lock in the working directory) and is recorded in MLflow
 itself, as registered-model tags ``mlops_guard.alias_history.<seq>`` (one JSON event each; they
 survive restarts and show on the model's page in the MLflow UI).
 

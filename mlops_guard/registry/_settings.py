@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from mlops_guard.settings import SettingsBase
 
 __all__ = ["LockBackend", "RegistrySettings"]
 
-LockBackend = Literal["auto", "file", "prefect"]
+LockBackend = Literal["auto", "file", "postgres", "prefect"]
 
 
 class RegistrySettings(SettingsBase):
@@ -48,9 +48,18 @@ class RegistrySettings(SettingsBase):
     )
     lock_backend: LockBackend = Field(
         default="auto",
-        description="How alias moves are serialised across processes: 'file' (a file lock in "
-        "the workdir), 'prefect' (a Prefect global concurrency limit of 1), or 'auto' "
-        "(prefect when PREFECT_API_URL is set, else file).",
+        description="How alias moves are serialised across processes and hosts: 'file' (a file "
+        "lock in the workdir: one host only), 'postgres' (a PostgreSQL advisory lock), 'prefect' "
+        "(a Prefect global concurrency limit of 1), or 'auto': postgres when lock_database_url "
+        "is set or the tracking store is PostgreSQL, else prefect when PREFECT_API_URL is set, "
+        "else file.",
+    )
+    lock_database_url: SecretStr | None = Field(
+        default=None,
+        description="PostgreSQL URL whose advisory locks serialise alias moves, for a tracking "
+        "store that is not PostgreSQL itself (an MLflow server in front of one, say); "
+        "postgresql://user:password@host:port/db, SQLAlchemy's postgresql+driver:// also taken. "
+        "Default: the tracking URI, when it is PostgreSQL.",
     )
     lock_timeout_seconds: float = Field(
         default=60.0,
