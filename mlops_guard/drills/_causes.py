@@ -29,6 +29,7 @@ RootCause = Literal[
     "checkpoint_stall",
     "slow_storage",
     "straggler",
+    "clock_skew",
 ]
 
 ROOT_CAUSES: tuple[RootCause, ...] = (
@@ -41,6 +42,7 @@ ROOT_CAUSES: tuple[RootCause, ...] = (
     "checkpoint_stall",
     "slow_storage",
     "straggler",
+    "clock_skew",
 )
 
 #: What an orchestrator alone reports about a run (Prefect's Failed and Crashed states).
@@ -58,6 +60,7 @@ _ALERT_CAUSES: Mapping[str, RootCause] = {
     "TrainingStalled": "checkpoint_stall",
     "CheckpointSlowSave": "slow_storage",
     "TrainingStraggler": "straggler",
+    "ClockOffsetNearOneWayDelay": "clock_skew",
 }
 
 # Monitor events name their cause by themselves.
@@ -68,7 +71,7 @@ _MONITOR_CAUSES: Mapping[str, RootCause] = {
 }
 
 
-def classify(event: Mapping[str, Any]) -> RootCause | None:  # noqa: PLR0911 - one branch a signal
+def classify(event: Mapping[str, Any]) -> RootCause | None:  # noqa: PLR0911, PLR0912 - a branch a signal
     """The root cause a run-log event names, or None when it names none (a healthy check,
     a progress line, an event of the drill itself).
 
@@ -99,6 +102,11 @@ def classify(event: Mapping[str, Any]) -> RootCause | None:  # noqa: PLR0911 - o
         return "concept_drift"
     if name == "quality.compared" and event.get("worse"):
         return "model_degradation"
+    if name == "traces.checked" and (
+        (event.get("violation_count") or 0) > 0 or event.get("early_warnings")
+    ):
+        # Traces that break causality, or a host whose offset nears the one-way delay.
+        return "clock_skew"
     if name == "stage.failed":
         return "stage_failure"
     if name in ("alert.action.retry", "alert.action.failed"):

@@ -21,6 +21,7 @@ _log = logging.getLogger("mlops_guard.drills")
 
 
 def _catalogue() -> dict[str, type[Scenario]]:
+    from mlops_guard.drills import _clock as c
     from mlops_guard.drills import _pipeline as p
     from mlops_guard.drills import _training as t
 
@@ -35,6 +36,7 @@ def _catalogue() -> dict[str, type[Scenario]]:
         t.SlowStorage,
         t.Straggler,
         p.AlertStorm,
+        c.ClockSkew,
         p.Clean,
     ]
     return {cls.name: cls for cls in found}
@@ -52,6 +54,7 @@ SCENARIOS: tuple[str, ...] = (
     "slow-storage",
     "straggler",
     "alert-storm",
+    "clock-skew",
     "clean",
 )
 

@@ -648,8 +648,20 @@ class Clean(Scenario):
     fault = "none: clean batches scored and checked, to count false alarms"
 
     def arm(self, ctx: DrillContext) -> None:
+        from mlops_guard.drills._clock import arm_trace_check
+
         _arm_pipeline(ctx)
+        arm_trace_check(ctx)
 
     def inject(self, ctx: DrillContext) -> None:
+        from mlops_guard.drills._clock import write_spans
+
         for i in (1, 2):
             _score(ctx, _batch(ctx, f"clean-{i}", labelled=True, salt=i), f"clean-{i}")
+        # The scoring path's traces with every clock right: the trace check must stay quiet.
+        write_spans(ctx, "spans-clean.jsonl", skew_ms=0.0)
+
+    def busy(self, ctx: DrillContext) -> bool:
+        from mlops_guard.drills._clock import trace_check_busy
+
+        return trace_check_busy(ctx)

@@ -61,16 +61,32 @@ def _redact(uri: str) -> str:
 
 _http_lock = threading.Lock()
 _http_users = 0
-_http_saved: dict[str, str | None] = {}
+#: The variables this module set (not the user): only these are bounded and released.
+_http_ours: set[str] = set()
+
+
+def _mlflow_http_defaults() -> dict[str, str]:
+    from mlflow.environment_variables import (
+        MLFLOW_HTTP_REQUEST_MAX_RETRIES,
+        MLFLOW_HTTP_REQUEST_TIMEOUT,
+    )
+
+    return {
+        MLFLOW_HTTP_REQUEST_MAX_RETRIES.name: str(MLFLOW_HTTP_REQUEST_MAX_RETRIES.default),
+        MLFLOW_HTTP_REQUEST_TIMEOUT.name: str(MLFLOW_HTTP_REQUEST_TIMEOUT.default),
+    }
 
 
 @contextmanager
 def _bounded_http(config: RegistrySettings) -> Iterator[None]:
     """MLflow's HTTP retry budget bounded for the duration of our calls only.
 
-    MLflow reads these variables at request time. They are set only while a registry call of
-    ours runs (reference-counted across threads) and restored afterwards, so a long artifact
-    upload elsewhere in the process keeps MLflow's defaults; values the user set are kept.
+    MLflow reads these variables at request time. They are bounded only while a registry call
+    of ours runs (reference-counted across threads) and put back to MLflow's defaults
+    afterwards, so a long artifact upload elsewhere in the process keeps MLflow's budget;
+    values the user set are kept. A variable, once set, is never removed again: removing a
+    key races with any thread copying the environment (``os.environ.copy()``, a subprocess
+    start), which then fails with a ``KeyError``.
     """
     global _http_users
     wanted = {
@@ -79,10 +95,9 @@ def _bounded_http(config: RegistrySettings) -> Iterator[None]:
     }
     with _http_lock:
         if _http_users == 0:
-            _http_saved.clear()
             for name, value in wanted.items():
-                _http_saved[name] = os.environ.get(name)
-                if _http_saved[name] is None:
+                if name in _http_ours or os.environ.get(name) is None:
+                    _http_ours.add(name)
                     os.environ[name] = value
         _http_users += 1
     try:
@@ -91,9 +106,9 @@ def _bounded_http(config: RegistrySettings) -> Iterator[None]:
         with _http_lock:
             _http_users -= 1
             if _http_users == 0:
-                for name, previous in _http_saved.items():
-                    if previous is None:
-                        os.environ.pop(name, None)
+                defaults = _mlflow_http_defaults()
+                for name in _http_ours:
+                    os.environ[name] = defaults[name]
 
 
 class RegistryClient:

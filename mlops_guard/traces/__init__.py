@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     )
     from mlops_guard.traces._jaeger import JaegerSpan, adjust_trace
     from mlops_guard.traces._otlp import SpanTable, read_spans
+    from mlops_guard.traces._scheduled import TRACE_CHECK_FLOW, check_recent_spans
     from mlops_guard.traces._settings import TraceSettings
 
 __all__ = [
@@ -54,6 +55,9 @@ __all__ = [
     "ViolationKind",
     "ADJUSTMENT_ATTRIBUTE",
     "WARNINGS_ATTRIBUTE",
+    # the scheduled check of the last window
+    "check_recent_spans",
+    "TRACE_CHECK_FLOW",
     # clocks
     "ClockEstimate",
     "HostClock",
@@ -74,6 +78,8 @@ __getattr__, __dir__ = lazy_exports(
     __name__,
     {
         "ViolationKind": "_causality",
+        "check_recent_spans": "_scheduled",
+        "TRACE_CHECK_FLOW": "_scheduled",
         "ADJUSTMENT_ATTRIBUTE": "_check",
         "WARNINGS_ATTRIBUTE": "_check",
         "AdjustResult": "_check",

@@ -26,6 +26,9 @@ CASES = [
     ({"event": "training.stalled"}, "checkpoint_stall"),
     ({"event": "training.slow_save"}, "slow_storage"),
     ({"event": "training.straggler"}, "straggler"),
+    ({"event": "traces.checked", "violation_count": 12, "early_warnings": []}, "clock_skew"),
+    ({"event": "traces.checked", "violation_count": 0, "early_warnings": ["b"]}, "clock_skew"),
+    ({"event": "alert.received", "alertname": "ClockOffsetNearOneWayDelay"}, "clock_skew"),
 ]
 
 HEALTHY = [
@@ -38,6 +41,7 @@ HEALTHY = [
     {"event": "alert.received"},
     {"event": "alert.action.retry", "error": "KeyError: x"},
     {"event": "training.recovered"},
+    {"event": "traces.checked", "violation_count": 0, "early_warnings": []},
     {"event": "registry.rolled_back"},
 ]
 

@@ -132,4 +132,9 @@ def test_clean_runs_raise_no_alarm(drill: Any) -> None:
     # The guard did look: both batches were checked for drift and labelled quality.
     assert events.count("drift.checked") == 2
     assert events.count("quality.checked") == 2
+    # ... and the scoring path's traces, with every clock right, were checked too.
+    traces = [e for e in _runlog(record) if e["event"] == "traces.checked"]
+    assert len(traces) == 1
+    assert traces[0]["violation_count"] == 0
+    assert traces[0]["early_warnings"] == []
     json.dumps(record.to_dict())

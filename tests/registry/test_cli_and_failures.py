@@ -237,8 +237,18 @@ def test_mlflow_http_budget_is_bounded_only_during_registry_calls(
         ),
     )
     assert seen == [("0", "42")]  # bounded retries; the user's timeout kept
-    assert "MLFLOW_HTTP_REQUEST_MAX_RETRIES" not in os.environ
+    from mlflow.environment_variables import MLFLOW_HTTP_REQUEST_MAX_RETRIES
+
+    # Back to MLflow's own budget, and the key stays: removing it would race with threads
+    # copying the environment.
+    assert os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] == str(
+        MLFLOW_HTTP_REQUEST_MAX_RETRIES.default
+    )
     assert os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] == "42"
+    client.call(
+        "look again", lambda: seen.append((os.environ.get("MLFLOW_HTTP_REQUEST_MAX_RETRIES"), None))
+    )
+    assert seen[-1] == ("0", None)  # bounded again on the next call
 
 
 def test_a_stuck_lock_holder_gives_registry_unavailable_and_moves_nothing(
