@@ -318,12 +318,29 @@ def _rolled_back(
     }
 
 
+def _hang_when_started(stage: str, fd: int) -> None:
+    """Make this process hang once ``stage`` has started (its ``stage.started`` line is
+    written), as a node that stops mid-stage does, until it is killed: so the kill lands in
+    that stage however busy the machine is. Only the drill's child process is patched."""
+    from mlops_guard.runlog import RunLog
+
+    emit = RunLog.emit
+
+    def hanging(self: RunLog, event: str, level: str = "INFO", **fields: Any) -> dict[str, Any]:
+        record = emit(self, event, level, **fields)
+        if event == "stage.started" and fields.get("stage") == stage:
+            os.read(fd, 1)  # the parent never writes again: blocks until the SIGKILL
+        return record
+
+    RunLog.emit = hanging  # type: ignore[method-assign]
+
+
 class _RunProcess:
     """A scoring run in a process of its own, forked from this warm one and waiting for the
     word to start: what a worker's standby process is, so a retry pays for the run, not for
     Python's start and imports. The process can be killed as a node failure would kill it."""
 
-    def __init__(self, ctx: DrillContext, data: str) -> None:
+    def __init__(self, ctx: DrillContext, data: str, *, hang_in: str | None = None) -> None:
         from mlops_guard._stage import flush_pending
 
         # fork(), not a fresh interpreter: the child starts warm, as a standby does. No metrics
@@ -331,13 +348,19 @@ class _RunProcess:
         # lock free (POSIX only, like the SIGKILL it is there to receive).
         flush_pending()
         read_end, write_end = os.pipe()
+        # The parent holds the write end of the hang pipe open and never writes to it.
+        hang_read, hang_write = os.pipe()
         pid = os.fork()
         if pid == 0:  # pragma: no cover - the child; its outcome is its exit status
             os.close(write_end)
+            os.close(hang_write)
             code = 1
             try:
                 if os.read(read_end, 1):
                     from mlops_guard.pipelines import run_inference
+
+                    if hang_in is not None:
+                        _hang_when_started(hang_in, hang_read)
 
                     run_inference(data, batch_id="batch", settings=ctx.settings)
                     code = 0
@@ -348,8 +371,10 @@ class _RunProcess:
             finally:
                 os._exit(code)
         os.close(read_end)
+        os.close(hang_read)
         self.pid = pid
         self._go = write_end
+        self._hang = hang_write
         self.returncode: int | None = None
         ctx.stack.callback(self.close)
 
@@ -375,6 +400,9 @@ class _RunProcess:
             self._go = -1
         self.kill()
         self.wait()
+        if self._hang >= 0:
+            os.close(self._hang)
+            self._hang = -1
 
 
 class StageCrash(Scenario):
@@ -384,7 +412,7 @@ class StageCrash(Scenario):
 
     def prepare(self, ctx: DrillContext) -> None:
         data = _batch(ctx, "batch", labelled=False, salt=1)
-        ctx.state["first"] = _RunProcess(ctx, data)
+        ctx.state["first"] = _RunProcess(ctx, data, hang_in="score")
         if ctx.guard:
             ctx.state["standby"] = _RunProcess(ctx, data)
 
