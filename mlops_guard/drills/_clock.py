@@ -81,8 +81,12 @@ def trace_check_busy(ctx: DrillContext) -> bool:
     check: _SpanFileCheck | None = ctx.state.get("trace_check")
     if check is None:
         return False
+    # Unread files first, then the flag: the checker raises the flag before it marks files
+    # read, so one of the two always shows a check that has not logged its line yet.
     files = {p.name for p in check.directory.glob("*.jsonl")}
-    return check.checking or not files <= check.seen
+    if not files <= check.seen:
+        return True
+    return check.checking
 
 
 class _SpanFileCheck:

@@ -64,7 +64,9 @@ class SignalWatch:
         self._offset = runlog.stat().st_size if runlog.exists() else 0
         self._buffer = b""
         self._signals: list[Signal] = []
-        self._lock = threading.Lock()
+        # Reentrant: a poll adds what it read before it lets go, so a second reader (the tail
+        # thread and a settling drill) never finds the offset moved and the signals not there.
+        self._lock = threading.RLock()
         self._since = float("inf")
         self._subscribers: list[tuple[str, Subscriber]] = []
         self._work: queue.Queue[tuple[Subscriber, Signal] | None] = queue.Queue()
@@ -137,8 +139,8 @@ class SignalWatch:
                     fresh.append(Signal(seen, json.loads(line), "runlog"))
                 except ValueError:
                     continue
-        for signal in fresh:
-            self._add(signal)
+            for signal in fresh:
+                self._add(signal)
 
     def _add(self, signal: Signal) -> None:
         with self._lock:
