@@ -10,6 +10,7 @@ is freed when its last request answers.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -187,6 +188,13 @@ class RegistryWatch:
                 to_version=after,
                 at=datetime.fromtimestamp(switched, UTC).isoformat(),
             )
+        served = {champion.version, None if challenger is None else challenger.version}
+        for before in (None if current is None else current.champion.version, current_challenger):
+            if before is not None and before not in served:
+                # A version no longer served has no live window: its last verdict would keep
+                # ServingPredictionDrift firing about a version the rollback already replaced.
+                with contextlib.suppress(KeyError):  # it never had a verdict
+                    self.metrics.serving_prediction_drift.remove(self.model, before)
         self.metrics.serving_model_version.labels(model=self.model, alias="champion").set(
             float(champion.version)
         )
