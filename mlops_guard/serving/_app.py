@@ -179,7 +179,7 @@ class ScoringServer:
 
         @asynccontextmanager
         async def lifespan(_app: Starlette) -> AsyncIterator[None]:
-            if self.watch.routing is None:
+            if not self.watch.started:
                 await asyncio.to_thread(self.start)
             try:
                 yield
