@@ -541,6 +541,8 @@ def serve(
             settings.store_path(guard_settings.workdir),
             settings.rollback_mode,
         )
+        if app.state.reload is not None:
+            _log.info("after each rollback: POST %s/-/reload", app.state.reload.url)
         config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
         uvicorn.Server(config).run(sockets=[sock])
     finally:
