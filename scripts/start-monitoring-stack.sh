@@ -16,6 +16,8 @@
 #     and what Prometheus scrapes (RECEIVER_URL/metrics); the receiver is not started here.
 #   GUARDED_TARGETS (the file's 127.0.0.1:9108): host:port list, comma or space separated, of
 #     long-running guarded processes serving /metrics; empty drops that job.
+#   SERVING_TARGETS (empty): host:port list of scoring servers (`mlops-guard serve`); empty
+#     drops the serving job, so no ServingDown pages about a server that was never started.
 #   SCRAPE_INTERVAL, EVALUATION_INTERVAL (the file's 15s; EVALUATION_INTERVAL defaults to
 #     SCRAPE_INTERVAL when only that is set): 1s makes a local demo react at once.
 #   MLOPS_GUARD_WORKDIR (.mlops-guard): the workdir whose metrics/ node_exporter reads.
@@ -219,7 +221,8 @@ receiver_address="$(
   STACK_SOURCE="$root/deployments/prometheus/prometheus.yml" STACK_TARGET="$dir/prometheus.yml" \
     STACK_PUSHGATEWAY="127.0.0.1:$pg_port" STACK_ALERTMANAGER="127.0.0.1:$am_port" \
     STACK_NODE="${node_port:+127.0.0.1:$node_port}" STACK_RECEIVER="$receiver" \
-    STACK_GUARDED="${GUARDED_TARGETS-keep}" STACK_SCRAPE="$scrape_interval" \
+    STACK_GUARDED="${GUARDED_TARGETS-keep}" STACK_SERVING="${SERVING_TARGETS:-}" \
+    STACK_SCRAPE="$scrape_interval" \
     STACK_EVALUATION="$evaluation_interval" "$py" - <<'PY'
 import os
 import re
@@ -254,7 +257,7 @@ if len(alertmanagers) != 1:
 alertmanagers[0]["static_configs"] = [{"targets": [env["STACK_ALERTMANAGER"]]}]
 
 jobs = {job["job_name"]: job for job in config.get("scrape_configs") or []}
-for name in ("pushgateway", "mlops_guard_receiver", "mlops_guard", "node"):
+for name in ("pushgateway", "mlops_guard_receiver", "mlops_guard_serving", "mlops_guard", "node"):
     if name not in jobs:
         fail(f"no scrape job {name}")
 dropped = set()
@@ -269,6 +272,7 @@ def targets(name, addresses):
 
 targets("pushgateway", [env["STACK_PUSHGATEWAY"]])
 targets("node", [env["STACK_NODE"]] if env["STACK_NODE"] else [])
+targets("mlops_guard_serving", [t for t in re.split(r"[\s,]+", env["STACK_SERVING"]) if t])
 if env["STACK_GUARDED"] != "keep":
     targets("mlops_guard", [t for t in re.split(r"[\s,]+", env["STACK_GUARDED"]) if t])
 

@@ -69,6 +69,8 @@ class ActionOutcome:
 
 ActionHandler = Callable[["StoredAlert"], ActionOutcome]
 Warmup = Callable[[], object]
+#: Called with an alert acted on and its stored outcome (the scoring server's reload hook).
+AfterAction = Callable[["StoredAlert", ActionOutcome], None]
 
 
 def incident_key(alert: StoredAlert) -> str:
@@ -100,10 +102,13 @@ class AlertProcessor:
         metrics: GuardMetrics | None = None,
         warmup: Warmup | None = None,
         mode: str | None = None,
+        after_action: AfterAction | None = None,
     ) -> None:
         """``warmup`` runs on the worker thread before the first alert and again after
         ``keepalive_seconds`` of quiet; ``mode`` (default: the settings' rollback mode) names
-        the handler in log lines and run-log events."""
+        the handler in log lines and run-log events; ``after_action`` is called with each
+        alert acted on and its outcome once the outcome is stored (the scoring server's
+        reload), and whatever it raises is counted, never the alert's failure."""
         from mlops_guard.metrics import get_metrics
 
         self.store = store
@@ -113,6 +118,7 @@ class AlertProcessor:
         self.metrics = metrics or get_metrics()
         self.warmup = warmup
         self.mode = mode or settings.rollback_mode
+        self.after_action = after_action
         self._warm = threading.Event()
         self._wake = threading.Event()
         self._stopping = threading.Event()
@@ -221,6 +227,7 @@ class AlertProcessor:
                 result=outcome.result,
                 note=outcome.note,
             )
+            self._after(alert, outcome)
         self.refresh_gauge()
         return self.store.get(alert.id)
 
@@ -245,6 +252,15 @@ class AlertProcessor:
         self._log("alert.action.failed", "ERROR", alert=alert, error=error, retryable=retryable)
 
     # Observability (best-effort: never breaks processing) -------------------------------------
+
+    def _after(self, alert: StoredAlert, outcome: ActionOutcome) -> None:
+        if self.after_action is None:
+            return
+        try:
+            self.after_action(alert, outcome)
+        except Exception as exc:  # noqa: BLE001 - the outcome is stored; telling others is extra
+            self.metrics.sink_failures_total.labels(sink="after_action").inc()
+            _log.warning("after %s: %s: %s", alert.alertname or "alert", type(exc).__name__, exc)
 
     def received(self, results: list[StoreResult]) -> None:
         """Record newly stored alerts (run log, pending gauge); called by the receiver after

@@ -14,6 +14,10 @@ what the rollback will import, builds the MLflow client and reads the registry o
 first alert after a start is as fast as the others. A failed warm-up (MLflow down) is logged
 and counted in ``mlops_guard_sink_failures_total{sink="warmup"}``; the receiver starts anyway.
 
+With ``MLOPS_GUARD_SERVING_URL`` set, every rollback the receiver confirmed is followed by
+``POST <url>/-/reload`` (bearer ``MLOPS_GUARD_SERVING_RELOAD_TOKEN``), so the scoring server
+switches at once instead of at its next poll (:mod:`mlops_guard.alerts._reload`).
+
 >>> from mlops_guard.settings import GuardSettings
 >>> import tempfile
 >>> app = create_app(guard_settings=GuardSettings(workdir=tempfile.mkdtemp()),
@@ -45,6 +49,7 @@ if TYPE_CHECKING:
     from mlops_guard.alerts._settings import AlertsSettings
     from mlops_guard.alerts._store import AlertStore
     from mlops_guard.metrics import GuardMetrics
+    from mlops_guard.serving._settings import ServingSettings
     from mlops_guard.settings import GuardSettings
 
 __all__ = [
@@ -177,16 +182,20 @@ def create_app(
     metrics: GuardMetrics | None = None,
     store: AlertStore | None = None,
     warmup: Warmup | None = None,
+    serving: ServingSettings | None = None,
 ) -> FastAPI:
     """Build the receiver. The inbox is opened (and locked) now, so a second receiver on the
     same inbox fails here with :class:`~mlops_guard.errors.AlertError`, before it listens.
 
     ``handler`` defaults to :func:`default_handler`, ``warmup`` to :class:`RegistryWarmup`;
-    tests inject their own. ``app.state`` holds ``store``, ``processor`` and ``warmup``.
+    tests inject their own. ``serving`` (default: ``MLOPS_GUARD_SERVING_*``) names the scoring
+    server told to reload after each rollback (``url`` and ``reload_token``; no URL, no call).
+    ``app.state`` holds ``store``, ``processor``, ``warmup`` and ``reload`` (or None).
     """
     from fastapi import FastAPI
 
     from mlops_guard.alerts._processor import AlertProcessor
+    from mlops_guard.alerts._reload import serving_reload
     from mlops_guard.alerts._settings import AlertsSettings
     from mlops_guard.alerts._store import AlertStore
     from mlops_guard.metrics import get_metrics
@@ -197,6 +206,7 @@ def create_app(
     handler = handler or default_handler(guard_settings, settings)
     inbox = store or AlertStore(settings.store_path(guard_settings.workdir), exclusive=True)
     warm = warmup or RegistryWarmup(guard_settings, settings, metrics)
+    reload = serving_reload(metrics, serving)
     processor = AlertProcessor(
         inbox,
         handler,
@@ -204,6 +214,7 @@ def create_app(
         guard_settings=guard_settings,
         metrics=metrics,
         warmup=warm,
+        after_action=reload,
     )
     token = webhook_token(guard_settings)
 
@@ -223,6 +234,8 @@ def create_app(
             yield
         finally:
             processor.stop()
+            if reload is not None:
+                reload.close()
             inbox.close()
 
     app = FastAPI(
@@ -235,6 +248,7 @@ def create_app(
     app.state.store = inbox
     app.state.processor = processor
     app.state.warmup = warm
+    app.state.reload = reload
 
     async def healthz(_request: Request) -> Response:
         from fastapi.responses import JSONResponse
@@ -527,6 +541,8 @@ def serve(
             settings.store_path(guard_settings.workdir),
             settings.rollback_mode,
         )
+        if app.state.reload is not None:
+            _log.info("after each rollback: POST %s/-/reload", app.state.reload.url)
         config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
         uvicorn.Server(config).run(sockets=[sock])
     finally:

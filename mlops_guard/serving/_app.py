@@ -179,7 +179,7 @@ class ScoringServer:
 
         @asynccontextmanager
         async def lifespan(_app: Starlette) -> AsyncIterator[None]:
-            if self.watch.routing is None:
+            if not self.watch.started:
                 await asyncio.to_thread(self.start)
             try:
                 yield
@@ -466,6 +466,7 @@ class ScoringServer:
             while True:
                 try:
                     drift.check(self.metrics, self.clock())
+                    self._drop_replaced_verdict(drift.version)
                 except Exception:
                     with self._drift_lock:
                         self._drift_state = "idle"
@@ -477,6 +478,23 @@ class ScoringServer:
                     return
 
         self._background.submit(_logged, check, "the live drift check")
+
+    def _drop_replaced_verdict(self, version: str) -> None:
+        """Remove ``version``'s prediction-drift gauge when it is no longer served. The watch
+        removes it at the switch; a check that was queued before the switch and ran after it
+        must not bring it back (the verdict is set before the routing is read here, and the
+        routing is replaced before the watch removes it, so one of the two always removes)."""
+        import contextlib
+
+        routing = self.watch.routing
+        served = set()
+        if routing is not None:
+            served.add(routing.champion.version)
+            if routing.challenger is not None:
+                served.add(routing.challenger.version)
+        if version not in served:
+            with contextlib.suppress(KeyError):
+                self.metrics.serving_prediction_drift.remove(self.model, version)
 
     async def invocations(self, request: Request) -> Response:
         from starlette.responses import Response

@@ -227,7 +227,10 @@ class LiveDrift:
             self.since_checked = 0
             self.last_checked = now
             window = pd.DataFrame({name: list(values) for name, values in self.columns.items()})
-        report = detect_drift(self.profile, window, config=DriftConfig(exclude=list(self.exclude)))
+        # The model's output is tested as prediction drift, outside the data set's share:
+        # counted as a column it would inflate the share and leave prediction drift unseen.
+        config = DriftConfig(exclude=list(self.exclude), outputs=(self.output,))
+        report = detect_drift(self.profile, window, config=config)
         metrics.dataset_drift.labels(model=self.model).set(1.0 if report.dataset_drift else 0.0)
         metrics.drift_share.labels(model=self.model).set(report.drift_share)
         for name, column in {**report.columns, **report.outputs}.items():

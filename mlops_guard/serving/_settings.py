@@ -44,6 +44,13 @@ class ServingSettings(SettingsBase):
         default=None,
         description="Bearer token POST /-/reload requires; without one the endpoint is off.",
     )
+    wait_for_champion: bool = Field(
+        default=False,
+        description="Start even when the model has no champion yet (or is not registered "
+        "yet), answer 503 on /ping and /invocations, and serve the first champion the "
+        "registry shows. Off: the start fails with the reason. On in scripts/stack and "
+        "docker/compose.yaml, which start the server before any model is registered.",
+    )
     poll_seconds: float = Field(
         default=0.5,
         gt=0,

@@ -10,6 +10,7 @@ is freed when its last request answers.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -18,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from mlops_guard.errors import GuardError
+from mlops_guard.errors import GuardError, ModelNotFound
 
 if TYPE_CHECKING:
     from mlops_guard.contract import Predictor
@@ -133,8 +134,6 @@ class RegistryWatch:
         current = self.routing
         if wanted.champion is None:
             if current is None:
-                from mlops_guard.errors import ModelNotFound
-
                 raise ModelNotFound(
                     f"model {self.model!r} has no champion to serve",
                     hint=f"promote a version first: mlops-guard promote {self.model} VERSION",
@@ -187,6 +186,13 @@ class RegistryWatch:
                 to_version=after,
                 at=datetime.fromtimestamp(switched, UTC).isoformat(),
             )
+        served = {champion.version, None if challenger is None else challenger.version}
+        for before in (None if current is None else current.champion.version, current_challenger):
+            if before is not None and before not in served:
+                # A version no longer served has no live window: its last verdict would keep
+                # ServingPredictionDrift firing about a version the rollback already replaced.
+                with contextlib.suppress(KeyError):  # it never had a verdict
+                    self.metrics.serving_prediction_drift.remove(self.model, before)
         self.metrics.serving_model_version.labels(model=self.model, alias="champion").set(
             float(champion.version)
         )
@@ -195,9 +201,24 @@ class RegistryWatch:
         )
         return True
 
+    @property
+    def started(self) -> bool:
+        """Whether :meth:`start` ran (the champion may still be awaited)."""
+        return self._thread is not None
+
     def start(self) -> None:
-        """Load the champion now (raising if there is none), then follow on a thread."""
-        self.poll_once()
+        """Load the champion now (raising if there is none, unless ``wait_for_champion``),
+        then follow on a thread."""
+        try:
+            self.poll_once()
+        except ModelNotFound as exc:
+            if not self.config.wait_for_champion:
+                raise
+            _log.warning(
+                "%s; answering 503 until one is promoted (the registry is read every %g s)",
+                exc,
+                self.config.poll_seconds,
+            )
         self._thread = threading.Thread(
             target=self._run, name=f"mlops-guard-watch-{self.model}", daemon=True
         )
@@ -221,6 +242,11 @@ class RegistryWatch:
                 return
             try:
                 self.poll_once()
+            except ModelNotFound as exc:
+                self.errors += 1
+                # Waiting for a first champion: said once at start, not every poll.
+                level = logging.DEBUG if self.routing is None else logging.WARNING
+                _log.log(level, "reading the registry failed (%s); serving goes on", exc)
             except GuardError as exc:
                 self.errors += 1
                 _log.warning("reading the registry failed (%s); serving goes on", exc)

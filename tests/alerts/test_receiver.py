@@ -187,8 +187,11 @@ def test_transient_failures_are_retried_then_done(
     labels = {"action": "rollback", "outcome": "retried"}
     assert metrics.sample("mlops_guard_alert_actions_total", labels) == 2
     events = [e for e in read_runlog(guard.runlog_path) if e["event"].startswith("alert.")]
-    assert [e["event"] for e in events] == [
-        "alert.received",
+    names = [e["event"] for e in events]
+    # The request logs "received" after it woke the processor (acting comes first), so on a
+    # busy machine the first retry can be logged before it.
+    assert names.count("alert.received") == 1
+    assert [name for name in names if name != "alert.received"] == [
         "alert.action.retry",
         "alert.action.retry",
         "alert.action.done",

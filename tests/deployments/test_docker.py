@@ -119,6 +119,30 @@ def test_services_have_healthchecks_and_start_in_dependency_order() -> None:
     assert order.index("postgres") < order.index("prefect-server") < order.index("prefect-worker")
     assert order.index("mlflow") < order.index("receiver") < order.index("alertmanager")
     assert order.index("prometheus") < order.index("grafana")
+    assert order.index("mlflow") < order.index("serving")
+
+
+def test_the_scoring_server_follows_mlflow_and_the_receiver_reloads_it() -> None:
+    services = _compose()["services"]
+    serving = services["serving"]
+    assert serving["image"] == services["receiver"]["image"]
+    assert "mlflow" in serving["depends_on"]
+    assert "/ping" in " ".join(serving["healthcheck"]["test"])
+    assert serving["ports"] == ["127.0.0.1:8080:8080"]
+    command = " ".join(serving["command"])
+    assert "mlops-guard serve churn --host 0.0.0.0 --port 8080" in command
+    assert serving["environment"]["MLOPS_GUARD_SERVING_WAIT_FOR_CHAMPION"] == "true"
+    # One reload token, a Docker secret both read at start: the server checks it, the
+    # receiver sends it to the serving service's address.
+    for name in ("serving", "receiver"):
+        service = services[name]
+        assert "serving_reload_token" in service["secrets"], name
+        # "$$" is Compose's escape of "$": the shell reads the secret, not Compose.
+        assert (
+            'MLOPS_GUARD_SERVING_RELOAD_TOKEN="$$(cat /run/secrets/serving_reload_token)"'
+            in " ".join(service["command"])
+        ), name
+    assert services["receiver"]["environment"]["MLOPS_GUARD_SERVING_URL"] == "http://serving:8080"
 
 
 def test_ports_bind_to_loopback_and_secrets_stay_out_of_the_file() -> None:
@@ -151,6 +175,12 @@ def test_configs_are_the_deployments_ones_with_service_addresses() -> None:
     jobs = {job["job_name"]: job for job in prometheus["scrape_configs"]}
     assert jobs["pushgateway"]["honor_labels"] is True
     assert jobs["mlops_guard_receiver"]["static_configs"][0]["targets"] == ["receiver:9095"]
+    assert jobs["mlops_guard_serving"]["static_configs"][0]["targets"] == ["serving:8080"]
+    # The same jobs as deployments/prometheus/prometheus.yml, less the guarded processes the
+    # compose stack does not run.
+    source = yaml.safe_load((ROOT / "deployments/prometheus/prometheus.yml").read_text())
+    shipped = [job["job_name"] for job in source["scrape_configs"]]
+    assert list(jobs) == [name for name in shipped if name != "mlops_guard"]
     promtool = subprocess.run(
         ["promtool", "check", "config", "--syntax-only", str(DOCKER / "prometheus.yml")],
         capture_output=True,

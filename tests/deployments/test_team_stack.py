@@ -1,6 +1,7 @@
 """scripts/stack: the team set-up without Docker (PostgreSQL, the Prefect server on it and a
-worker, an MLflow server on it, the receiver, Prometheus, Pushgateway, Alertmanager,
-node_exporter), all real processes on loopback; the demo's story runs against it."""
+worker, an MLflow server on it, the receiver, the scoring server, Prometheus, Pushgateway,
+Alertmanager, node_exporter), all real processes on loopback; the demo's story runs against it
+and the scoring server follows the demo's champion."""
 
 from __future__ import annotations
 
@@ -15,8 +16,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from mlops_guard.demo import FEATURES, SyntheticSpec, make_dataset
 from tests._postgres import bin_dir
-from tests.alerts._helpers import free_port
+from tests.alerts._helpers import free_port, wait_for
 from tests.alerts._servers import require
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,6 +28,7 @@ PORTS = (
     "PREFECT_PORT",
     "MLFLOW_PORT",
     "RECEIVER_PORT",
+    "SERVING_PORT",
     "PREFECT_WORKER_PORT",
     "PROMETHEUS_PORT",
     "PUSHGATEWAY_PORT",
@@ -88,13 +91,19 @@ def test_stack_starts_every_service_runs_the_demo_and_stops(tmp_path: Path) -> N
         assert exports["MLOPS_GUARD_PUSHGATEWAY_URL"].endswith(str(ports["PUSHGATEWAY_PORT"]))
         status = stack("status", str(directory), timeout=120)
         assert status.returncode == 0, status.stdout + status.stderr
-        for name in ("postgres", "prefect-server", "mlflow", "prefect-worker", "receiver"):
+        services = ("postgres", "prefect-server", "mlflow", "prefect-worker", "receiver", "serving")
+        for name in services:
             assert any(line.split()[:2] == [name, "up"] for line in status.stdout.splitlines()), (
                 status.stdout
             )
         # Secrets stay in files of their own, readable by their owner only.
         assert oct((directory / "postgres-password").stat().st_mode)[-3:] == "600"
         assert (directory / "postgres-password").read_text().strip() not in started.stdout
+        assert oct((directory / "serving-reload-token").stat().st_mode)[-3:] == "600"
+        assert (directory / "serving-reload-token").read_text().strip() not in started.stdout
+        serving = f"http://127.0.0.1:{ports['SERVING_PORT']}"
+        # Started before any model exists: it answers, and says it has no champion yet.
+        assert httpx.get(f"{serving}/ping", timeout=10).status_code == 503
 
         # One setting for the demo: the stack's environment.
         demo = stack(
@@ -138,10 +147,35 @@ def test_stack_starts_every_service_runs_the_demo_and_stops(tmp_path: Path) -> N
             capture_output=True, text=True, check=True,
         )  # fmt: skip
         assert tables.stdout.strip() == "3"
+        # The scoring server followed the demo's moves to its last champion (v1) ...
+        wait_for(
+            lambda: httpx.get(f"{serving}/version", timeout=10).json()["champion"] == "1",
+            60,
+            "the scoring server to serve the champion",
+        )
+        assert httpx.get(f"{serving}/ping", timeout=10).status_code == 200
+        rows = make_dataset(SyntheticSpec(rows=5, seed=3))[list(FEATURES)]
+        answer = httpx.post(
+            f"{serving}/invocations",
+            json={"dataframe_split": json.loads(rows.to_json(orient="split", index=False))},
+            timeout=60,
+        )
+        assert answer.status_code == 200, answer.text
+        assert answer.headers["X-Model-Version"] == "1"
+        assert len(answer.json()["predictions"]) == 5
+        # ... and Prometheus scrapes it.
+        prometheus = f"http://127.0.0.1:{ports['PROMETHEUS_PORT']}"
+
+        def scraped() -> bool:
+            query = 'mlops_guard_serving_requests_total{job="mlops_guard_serving"}'
+            found = httpx.get(f"{prometheus}/api/v1/query", params={"query": query}, timeout=10)
+            return bool(found.json()["data"]["result"])
+
+        wait_for(scraped, 60, "Prometheus to scrape the scoring server")
     finally:
         stopped = stack("stop", str(directory), timeout=300)
     assert stopped.returncode == 0, stopped.stderr
-    for name in ("PREFECT_PORT", "MLFLOW_PORT", "RECEIVER_PORT", "PROMETHEUS_PORT"):
+    for name in ("PREFECT_PORT", "MLFLOW_PORT", "RECEIVER_PORT", "SERVING_PORT", "PROMETHEUS_PORT"):
         assert _closed(ports[name]), name
     assert not (directory / "postgres" / "data" / "postmaster.pid").exists()
     assert stack("status", str(directory), timeout=120).returncode == 3

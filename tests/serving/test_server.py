@@ -380,6 +380,11 @@ def test_live_drift_in_the_inputs_raises_the_drift_metric(served: Served) -> Non
     send(_rows(2000, seed=701, **shifted))
     assert metrics.sample("mlops_guard_dataset_drift", {"model": MODEL}) == 1.0
     assert metrics.sample("mlops_guard_drift_share", {"model": MODEL}) >= 0.5
+    # The model's output is prediction drift, reported apart and outside the share.
+    report = drift.last_report
+    assert report is not None
+    assert "score" in report.outputs
+    assert "score" not in report.columns
     assert (
         metrics.sample(
             "mlops_guard_drift_column_statistic",
