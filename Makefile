@@ -83,6 +83,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/traces_zmq.py
 	$(BIN)/python benchmarks/score_vs_pyfunc.py
 	$(BIN)/python benchmarks/serve_vs_mlflow.py
+	$(BIN)/python benchmarks/dask_profile.py
 
 clean:
 	rm -rf $(VENV) $(AIRFLOW_VENV) .mlops-guard .pytest_cache .mypy_cache .ruff_cache
