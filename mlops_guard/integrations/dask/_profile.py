@@ -42,9 +42,10 @@ def partition_files(path: str | Path) -> list[str]:
 
 def _profile_files(paths: list[str], settings: DriftSettings | None) -> ReferenceProfile:
     """One partial profile of several partition files, merged where they were read."""
-    from mlops_guard.drift import build_profile
+    from mlops_guard.drift import build_profile, merge
 
-    return _merge_all([build_profile(path, settings=settings) for path in paths])
+    # Merged as read: one file's profile and the running merge in memory, never the group's.
+    return functools.reduce(merge, (build_profile(path, settings=settings) for path in paths))
 
 
 def _merge_all(profiles: list[ReferenceProfile]) -> ReferenceProfile:
