@@ -34,6 +34,7 @@ __all__ = [
     "forward_log",
     "publish_link",
     "publish_markdown",
+    "publish_run_artifact",
     "publish_table",
     "quiet_consoles",
     "register_sink",
@@ -85,6 +86,18 @@ class EventSink(Protocol):
     def artifact(self, kind: str, key: str, content: Any, description: str | None) -> bool:
         """Attach a report to the run in progress (``kind``: ``table``, ``markdown`` or
         ``link``); False outside a run. Failures are the sink's to count."""
+        ...
+
+
+class ArtifactsForRuns(Protocol):
+    """What a sink may also implement to attach a report to a run that is not in progress
+    here (a report written after the run, from its run log)."""
+
+    def run_artifact(
+        self, kind: str, run_id: str, key: str, content: Any, description: str | None
+    ) -> bool:
+        """Attach a report to the orchestrator's run ``run_id``; False when no API of the
+        orchestrator is configured here. Raises when the API was there and failed."""
         ...
 
 
@@ -242,3 +255,30 @@ def publish_markdown(key: str, markdown: str, description: str | None = None) ->
 def publish_link(key: str, link: str, description: str | None = None) -> bool:
     """A link (an HTML report in MLflow, say) attached to the run in progress."""
     return _publish("link", key, link, description)
+
+
+def publish_run_artifact(
+    kind: str, run_id: str, key: str, content: Any, description: str | None = None
+) -> dict[str, str | None]:
+    """Attach a report (``kind``: ``markdown`` or ``link``) to the orchestrator run
+    ``run_id``, which need not be in progress here. Returns, for each sink that tried, None
+    when it attached the report or why it failed; sinks without a configured API are left
+    out. A failure is logged and counted as ``<sink>_artifacts``, never raised."""
+    tried: dict[str, str | None] = {}
+    for sink in sinks():
+        hook = getattr(sink, "run_artifact", None)
+        if hook is None:
+            continue
+        try:
+            if hook(kind, run_id, key, content, description):
+                tried[sink.name] = None
+        except Exception as exc:  # noqa: BLE001 - a report is observability, not the decision
+            from mlops_guard.metrics import get_metrics
+
+            get_metrics().sink_failures_total.labels(sink=f"{sink.name}_artifacts").inc()
+            tried[sink.name] = f"{type(exc).__name__}: {' '.join(str(exc).split())[:200]}"
+            _log.warning(
+                "%s artifact %s not attached to run %s by %s (%s)",
+                kind, key, run_id, sink.name, tried[sink.name],
+            )  # fmt: skip
+    return tried

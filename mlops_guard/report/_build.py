@@ -14,7 +14,7 @@ from mlops_guard.errors import ConfigError, DataNotFound
 if TYPE_CHECKING:
     from mlops_guard.settings import GuardSettings
 
-__all__ = ["SECTIONS", "RunEvents", "read_events", "write_report"]
+__all__ = ["SECTIONS", "RunEvents", "read_events", "render", "window_name", "write_report"]
 
 #: The page's sections, in order: (HTML id, heading).
 SECTIONS = (
@@ -314,6 +314,16 @@ def write_report(
 
     settings = resolve_settings(settings)
     run = read_events(settings, flow_run_id=flow_run_id, since=since)
+    return render(out, run, settings, window=window_name(flow_run_id, since))
+
+
+def window_name(flow_run_id: str | None, since: str | None) -> str:
+    """The window in words: ``flow run ID``, ``since TIME`` or ``every run``."""
+    return f"flow run {flow_run_id}" if flow_run_id else f"since {since}" if since else "every run"
+
+
+def render(out: str | Path, run: RunEvents, settings: GuardSettings, *, window: str) -> Path:
+    """Write the page of ``run``'s events to ``out`` (atomically); returns its path."""
     figures = _Figures()
     bodies = {
         "timeline": _timeline(run, figures),
@@ -325,9 +335,6 @@ def write_report(
         "alerts": _alerts(run),
         "training": _training(run),
     }
-    window = (
-        f"flow run {flow_run_id}" if flow_run_id else f"since {since}" if since else "every run"
-    )
     sections = "".join(
         f'<section id="{key}"><h2>{html.escape(title)}</h2>{bodies[key]}</section>'
         for key, title in SECTIONS

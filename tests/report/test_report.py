@@ -101,9 +101,15 @@ def _flow_run(workdir: Path) -> str:
 
 
 def test_report_of_the_demo_run_loads_offline_in_chromium(
-    team_demo: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    team_demo: Any,
+    postgres: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     browser = _chromium()
+    # The demo's own MLflow store, where the report is also logged.
+    monkeypatch.setenv("MLOPS_GUARD_TRACKING_URI", postgres.sqlalchemy_url(team_demo.database))
     out = tmp_path / "report.html"
     workdir = Path(team_demo.workdir)
     assert main(["report", "--workdir", str(workdir), "--flow-run", _flow_run(workdir), "-o",

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["publish_link", "publish_markdown", "publish_table"]
+__all__ = ["attach_to_flow_run", "publish_link", "publish_markdown", "publish_table"]
 
 _log = logging.getLogger("mlops_guard.prefect")
 
@@ -75,3 +75,28 @@ def publish_link(key: str, link: str, description: str | None = None) -> bool:
         _count_failure(exc, "link")
         return False
     return True
+
+
+def attach_to_flow_run(
+    kind: str, flow_run_id: str, key: str, content: str, description: str | None
+) -> None:
+    """A markdown or link artifact on the flow run ``flow_run_id``, which need not be in
+    progress here (a report written after the run). Raises when the API fails."""
+    from uuid import UUID
+
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import ArtifactCreate
+
+    try:
+        run_id = UUID(flow_run_id)
+    except ValueError as exc:
+        raise ValueError(f"{flow_run_id!r} is not a Prefect flow run id (a UUID)") from exc
+    # Through the client rather than create_*_artifact: those take the run from the context
+    # and warn (deprecated) outside one.
+    with get_client(sync_client=True) as client:
+        client.create_artifact(
+            ArtifactCreate(
+                type=kind, key=_key(key), description=description, flow_run_id=run_id,
+                data=content,
+            )
+        )  # fmt: skip

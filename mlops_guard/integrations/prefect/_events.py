@@ -189,6 +189,18 @@ class PrefectEvents:
             return _artifacts.publish_markdown(key, content, description)
         return _artifacts.publish_link(key, content, description)
 
+    def run_artifact(
+        self, kind: str, run_id: str, key: str, content: Any, description: str | None
+    ) -> bool:
+        """Attach a markdown or link artifact to flow run ``run_id`` through the configured
+        API; False without one (sending would start an ephemeral server that knows no run)."""
+        if self.api_url() is None:
+            return False
+        from mlops_guard.integrations.prefect import _artifacts
+
+        _artifacts.attach_to_flow_run(kind, run_id, key, str(content), description)
+        return True
+
 
 _logger: logging.Logger | None = None
 

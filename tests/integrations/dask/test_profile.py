@@ -11,7 +11,7 @@ import pytest
 
 from mlops_guard.demo import make_dataset
 from mlops_guard.drift import build_profile
-from mlops_guard.errors import DataNotFound
+from mlops_guard.errors import DataNotFound, UsageError
 from mlops_guard.integrations.dask import build_profile_distributed, partition_files
 
 pytestmark = pytest.mark.slow
@@ -51,7 +51,10 @@ def _comparable(value: Any, key: str = "") -> Any:
     return value
 
 
-def test_partitioned_profile_equals_the_profile_of_all_rows(client: Any, tmp_path: Path) -> None:
+@pytest.mark.parametrize(("tasks_per_thread", "profiling_tasks"), [(4, PARTITIONS), (1, 2)])
+def test_partitioned_profile_equals_the_profile_of_all_rows(
+    client: Any, tmp_path: Path, tasks_per_thread: int, profiling_tasks: int
+) -> None:
     frame = make_dataset(rows=6_000, seed=3)
     root = tmp_path / "reference"
     for i in range(PARTITIONS):
@@ -64,18 +67,25 @@ def test_partitioned_profile_equals_the_profile_of_all_rows(client: Any, tmp_pat
     from dask.distributed import get_task_stream
 
     with get_task_stream(client) as stream:
-        distributed = build_profile_distributed(root, client=client, metadata={"source": "dask"})
+        distributed = build_profile_distributed(
+            root, client=client, metadata={"source": "dask"}, tasks_per_thread=tasks_per_thread
+        )
     whole = build_profile(frame)
     assert distributed.rows == len(frame)
     assert distributed.metadata == {"source": "dask"}
     assert _comparable(distributed.to_dict()) == _comparable(whole.to_dict())
-    # One partial profile per partition, built in the worker processes, then merged there.
-    keys = [task["key"] for task in stream.data]
-    assert (
-        sum(str(key).startswith("('_profile_one") or "_profile_one" in str(key) for key in keys)
-        == PARTITIONS
-    )
+    # Partial profiles built in the worker processes (one task per file while there are fewer
+    # files than tasks_per_thread x 2 threads, else groups of files), then merged there.
+    keys = [str(task["key"]) for task in stream.data]
+    assert sum("_profile_files" in key for key in keys) == profiling_tasks
+    assert sum("_merge_all" in key for key in keys) == profiling_tasks - 1
     assert {task["worker"] for task in stream.data} <= set(client.scheduler_info()["workers"])
+
+
+def test_a_task_count_below_one_is_refused(client: Any, tmp_path: Path) -> None:
+    make_dataset(rows=100, seed=1).to_parquet(tmp_path / "part.parquet", index=False)
+    with pytest.raises(UsageError, match="tasks_per_thread must be at least 1, got 0"):
+        build_profile_distributed(tmp_path, client=client, tasks_per_thread=0)
 
 
 def test_a_path_without_parquet_files_is_refused(client: Any, tmp_path: Path) -> None:
