@@ -485,20 +485,14 @@ class _Webhook:
 
 
 def _bind(host: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as exc:
-        sock.close()
-        raise ConfigError(
-            f"cannot listen on {host}:{port}: {exc.strerror or exc}",
-            hint="pick another --port (or MLOPS_GUARD_ALERTS_PORT), or stop what uses it",
-        ) from exc
-    sock.listen(128)
-    sock.set_inheritable(True)
-    return sock
+    from mlops_guard._net import bind_listener
+
+    return bind_listener(
+        host,
+        port,
+        backlog=128,
+        hint="pick another --port (or MLOPS_GUARD_ALERTS_PORT), or stop what uses it",
+    )
 
 
 def serve(

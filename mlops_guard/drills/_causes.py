@@ -9,7 +9,7 @@ returns with the label its scenario expects.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 __all__ = [
     "ORCHESTRATOR_EVENTS",
@@ -32,18 +32,7 @@ RootCause = Literal[
     "clock_skew",
 ]
 
-ROOT_CAUSES: tuple[RootCause, ...] = (
-    "data_quality",
-    "data_drift",
-    "concept_drift",
-    "model_degradation",
-    "stage_failure",
-    "dependency_outage",
-    "checkpoint_stall",
-    "slow_storage",
-    "straggler",
-    "clock_skew",
-)
+ROOT_CAUSES: tuple[RootCause, ...] = get_args(RootCause)
 
 #: What an orchestrator alone reports about a run (Prefect's Failed and Crashed states).
 ORCHESTRATOR_EVENTS = ("run.failed", "run.crashed")

@@ -24,22 +24,12 @@ MODEL_VARIABLE = "MLOPS_GUARD_SERVING_MODEL"
 
 
 def _bind(host: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as exc:
-        sock.close()
-        from mlops_guard.errors import ConfigError
+    from mlops_guard._net import bind_listener
 
-        raise ConfigError(
-            f"cannot listen on {host}:{port} ({exc.strerror})",
-            hint="pick another --port, or stop what is using it",
-        ) from exc
-    sock.listen(2048)
-    sock.set_inheritable(True)
-    return sock
+    # A deep backlog: bursts of clients connect at once and the batcher drains them fast.
+    return bind_listener(
+        host, port, backlog=2048, hint="pick another --port, or stop what is using it"
+    )
 
 
 def _uvicorn_config(app: Any, config: ServingSettings) -> Any:
