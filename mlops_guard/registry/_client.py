@@ -61,8 +61,12 @@ def _redact(uri: str) -> str:
 
 _http_lock = threading.Lock()
 _http_users = 0
-#: The variables this module set (not the user): only these are bounded and released.
-_http_ours: set[str] = set()
+#: The variables bounded by the calls running now (the user set none of them).
+_http_bounded: set[str] = set()
+#: Names this module put back to MLflow's defaults, in this process or the one that started
+#: it: a variable listed here that still holds MLflow's default is ours to bound, not the
+#: user's (a child process inherits the value and would take it for a setting).
+_HTTP_RESET_MARKER = "MLOPS_GUARD_MLFLOW_HTTP_RESET"
 
 
 def _mlflow_http_defaults() -> dict[str, str]:
@@ -95,10 +99,15 @@ def _bounded_http(config: RegistrySettings) -> Iterator[None]:
     }
     with _http_lock:
         if _http_users == 0:
+            defaults = _mlflow_http_defaults()
+            reset = set(filter(None, os.environ.get(_HTTP_RESET_MARKER, "").split(",")))
             for name, value in wanted.items():
-                if name in _http_ours or os.environ.get(name) is None:
-                    _http_ours.add(name)
+                current = os.environ.get(name)
+                if current is None or (name in reset and current == defaults[name]):
+                    _http_bounded.add(name)
                     os.environ[name] = value
+            if _http_bounded - reset:
+                os.environ[_HTTP_RESET_MARKER] = ",".join(sorted(reset | _http_bounded))
         _http_users += 1
     try:
         yield
@@ -107,8 +116,9 @@ def _bounded_http(config: RegistrySettings) -> Iterator[None]:
             _http_users -= 1
             if _http_users == 0:
                 defaults = _mlflow_http_defaults()
-                for name in _http_ours:
+                for name in _http_bounded:
                     os.environ[name] = defaults[name]
+                _http_bounded.clear()
 
 
 class RegistryClient:

@@ -219,6 +219,7 @@ def test_mlflow_http_budget_is_bounded_only_during_registry_calls(
     settings: GuardSettings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", raising=False)
+    monkeypatch.delenv("MLOPS_GUARD_MLFLOW_HTTP_RESET", raising=False)
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "42")
     uri = f"http://127.0.0.1:{_closed_port()}"
     down = GuardSettings(workdir=settings.workdir, tracking_uri=uri)
@@ -245,6 +246,10 @@ def test_mlflow_http_budget_is_bounded_only_during_registry_calls(
         MLFLOW_HTTP_REQUEST_MAX_RETRIES.default
     )
     assert os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] == "42"
+    # A child process started now inherits MLflow's default marked as ours, not as a setting.
+    reset = os.environ["MLOPS_GUARD_MLFLOW_HTTP_RESET"].split(",")
+    assert "MLFLOW_HTTP_REQUEST_MAX_RETRIES" in reset
+    assert "MLFLOW_HTTP_REQUEST_TIMEOUT" not in reset
     client.call(
         "look again", lambda: seen.append((os.environ.get("MLFLOW_HTTP_REQUEST_MAX_RETRIES"), None))
     )
