@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import re
+import shutil
 import subprocess
 from graphlib import TopologicalSorter
 from pathlib import Path
@@ -181,14 +183,17 @@ def test_configs_are_the_deployments_ones_with_service_addresses() -> None:
     source = yaml.safe_load((ROOT / "deployments/prometheus/prometheus.yml").read_text())
     shipped = [job["job_name"] for job in source["scrape_configs"]]
     assert list(jobs) == [name for name in shipped if name != "mlops_guard"]
+    binary = shutil.which("promtool")
+    if binary is None:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail("promtool is missing under CI=true: .ci/run must install prometheus")
+        pytest.skip("promtool not installed (Debian package prometheus); CI installs it")
     promtool = subprocess.run(
-        ["promtool", "check", "config", "--syntax-only", str(DOCKER / "prometheus.yml")],
+        [binary, "check", "config", "--syntax-only", str(DOCKER / "prometheus.yml")],
         capture_output=True,
         text=True,
         check=False,
     )
-    if promtool.returncode == 127:  # pragma: no cover - promtool is installed by .ci/run
-        pytest.skip("promtool not installed")
     assert promtool.returncode == 0, promtool.stdout + promtool.stderr
 
 
