@@ -13,6 +13,7 @@ from mlops_guard.drills._runner import TIMEOUT_SECONDS, RunRecord, Scenario, run
 from mlops_guard.errors import UsageError
 
 if TYPE_CHECKING:
+    from mlops_guard.drills._chain import ChainSetup
     from mlops_guard.drills._fixture import Fixture
 
 __all__ = ["SCENARIOS", "DrillResult", "resolve_scenarios", "run_drills", "scenario"]
@@ -93,7 +94,24 @@ class DrillResult:
     workdir: str
     records: list[RunRecord] = field(default_factory=list)
     fixture_seconds: float = 0.0
+    #: Why the built-in rule evaluator stood in for Prometheus and Alertmanager (None: the
+    #: real chain was used, or no scenario needed an alert).
+    alert_fallback: str | None = None
     seconds: float = 0.0
+
+
+def _alert_chain(wanted: bool, deployments: Path | None) -> tuple[ChainSetup | None, str | None]:
+    """The real chain, or None and why the built-in evaluator stands in (logged)."""
+    from mlops_guard.drills._chain import resolve_chain
+
+    if wanted:
+        chain, why = resolve_chain(deployments)
+        if chain is not None:
+            return chain, None
+    else:
+        why = "the chain was switched off (--builtin-alerts)"
+    _log.warning("drill: rollback alerts use the built-in rule evaluator: %s", why)
+    return None, why
 
 
 def run_drills(
@@ -107,8 +125,16 @@ def run_drills(
     timeout: float = TIMEOUT_SECONDS,
     fixture: Fixture | None = None,
     on_record: Callable[[RunRecord], None] | None = None,
+    alert_chain: bool = True,
+    deployments: Path | None = None,
 ) -> DrillResult:
-    """Run each scenario ``runs`` times with the guard and (``baseline``) without it."""
+    """Run each scenario ``runs`` times with the guard and (``baseline``) without it.
+
+    Rollback alerts go through the real Prometheus, Pushgateway and Alertmanager when
+    ``alert_chain`` and their binaries and ``deployments`` (default: the repository's
+    ``deployments/`` next to the package) are there; else through the built-in evaluator,
+    and the result says why.
+    """
     from mlops_guard.drills._fixture import build_fixture
 
     if runs < 1:
@@ -122,6 +148,9 @@ def run_drills(
         fixture = build_fixture(workdir / "fixture", seed)
         result.fixture_seconds = fixture.seconds
     modes = [m for m, on in ((True, guard), (False, baseline)) if on]
+    chain: ChainSetup | None = None
+    if guard and any(s.uses_alerts for s in instances.values()):
+        chain, result.alert_fallback = _alert_chain(alert_chain, deployments)
     try:
         for name, instance in instances.items():
             instance.setup(fixture, workdir / "services" / name)
@@ -137,6 +166,7 @@ def run_drills(
                         fixture=fixture,  # type: ignore[arg-type]
                         workdir=workdir / "runs" / f"{name}-{label}-{i}",
                         timeout=timeout,
+                        chain=chain,
                     )
                     result.records.append(record)
                     if on_record is not None:
