@@ -12,8 +12,9 @@ Configured from the project's deployment files, changed only where a drill must:
   receiver posts to the drill's receiver (``<receiver>/alertmanager``) with the run's bearer
   token, read from a file (mode 0600) as in a deployment.
 
-Every process is started per run and stopped at its end (its data directories live in the
-run's directory), so one run's series and alerts cannot reach the next. Without the binaries
+The processes serve every run of one scenario and live in the scenario's directory (see
+:class:`AlertChain` for what is per run and how one run's series and alerts are kept from the
+next). Without the binaries
 or the files, :func:`resolve_chain` says why and the drill uses the built-in evaluator
 (:class:`mlops_guard.drills._alerting.RuleEvaluator`).
 """
@@ -146,11 +147,11 @@ def _get(url: str) -> Any:
 class _Server:
     """One of the chain's processes: started, ready when ``/-/ready`` answers, stopped."""
 
-    def __init__(self, role: str, binary: str, workdir: Path) -> None:
+    def __init__(self, role: str, binary: str, workdir: Path, port: int | None = None) -> None:
         self.role = role
         self.binary = binary
         self.workdir = workdir
-        self.port = _free_port()
+        self.port = _free_port() if port is None else port
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = workdir / f"{role}.log"
         self.process: subprocess.Popen[bytes] | None = None
@@ -206,58 +207,83 @@ class _Server:
 
 
 class AlertChain:
-    """Pushgateway, Prometheus and Alertmanager for one run (see the module docs).
+    """Pushgateway, Prometheus and Alertmanager for the runs of one scenario (module docs).
 
-    :meth:`start_pushgateway` first (the run's settings need its URL before the pipelines
-    run), :meth:`start_alerting` once the receiver listens; :meth:`stop` (idempotent) ends
-    every process started.
+    Prometheus finds its scrape target and its Alertmanager through a discovery manager that
+    publishes at most every 5 s, so a fresh Prometheus costs about 5 s before it can see a
+    push: it and the Pushgateway are started once, at the first run. Alertmanager is started
+    for each run (the run's receiver URL and token in its config, a fresh notification log,
+    the same port, so Prometheus needs no rediscovery). At the end of a run the Pushgateway
+    is wiped (admin API) and the run waits until Prometheus has no active alert left, so
+    nothing of one run reaches the next; when that fails the chain is stopped and the next
+    run starts a new one. :meth:`stop` (idempotent) ends every process.
     """
 
     def __init__(self, setup: ChainSetup, workdir: Path) -> None:
         self.setup = setup
         self.workdir = workdir
-        self._servers: list[_Server] = []
         self.pushgateway: _Server | None = None
         self.prometheus: _Server | None = None
         self.alertmanager: _Server | None = None
+        self._manager_port = _free_port()
+        self._wired = False
+        self.runs = 0
 
-    def start_pushgateway(self) -> str:
-        """Start the Pushgateway; returns its URL (the run's ``pushgateway_url``)."""
-        server = _Server("pushgateway", self.setup.binaries["pushgateway"], self.workdir)
-        self._servers.append(server)
-        # Debian's default persists to /var/lib/prometheus: keep the run's groups its own.
-        server.start(f"--persistence.file={self.workdir / 'pushgateway.data'}")
-        self.pushgateway = server
-        return server.url
+    def begin_run(self) -> str:
+        """Start the Pushgateway and Prometheus if not running; returns the gateway's URL
+        (the run's ``pushgateway_url``)."""
+        import yaml
+
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        if self.pushgateway is None:
+            gateway = _Server("pushgateway", self.setup.binaries["pushgateway"], self.workdir)
+            self.pushgateway = gateway
+            # Debian's default persists to /var/lib/prometheus: keep the drill's groups its
+            # own; the admin API wipes them between runs.
+            gateway.start(
+                f"--persistence.file={self.workdir / 'pushgateway.data'}",
+                "--web.enable-admin-api",
+            )
+        if self.prometheus is None:
+            config = self.workdir / "prometheus.yml"
+            config.write_text(
+                yaml.safe_dump(self._prometheus_config(self.pushgateway.port, self._manager_port))
+            )
+            prom = _Server("prometheus", self.setup.binaries["prometheus"], self.workdir)
+            self.prometheus = prom
+            prom.start(f"--config.file={config}", f"--storage.tsdb.path={self.workdir / 'tsdb'}")
+            self._wired = False
+        self.runs += 1
+        return self.pushgateway.url
 
     def start_alerting(self, receiver_url: str, token: str) -> None:
-        """Start Alertmanager (posting to ``receiver_url``) and Prometheus; return once
+        """Start this run's Alertmanager (posting to ``receiver_url``); return once
         Prometheus scrapes the Pushgateway and knows the Alertmanager."""
         import yaml
 
-        if self.pushgateway is None:
-            raise RuntimeError("start_pushgateway() must come before start_alerting()")
-        token_file = self.workdir / "webhook-token"
+        if self.prometheus is None or self.pushgateway is None:
+            raise RuntimeError("begin_run() must come before start_alerting()")
+        run_dir = self.workdir / f"run-{self.runs}"
+        run_dir.mkdir(parents=True, exist_ok=True)
+        token_file = run_dir / "webhook-token"
         token_file.touch(mode=0o600)
         token_file.write_text(token, encoding="utf-8")
-        am_config = self.workdir / "alertmanager.yml"
+        am_config = run_dir / "alertmanager.yml"
         am_config.write_text(yaml.safe_dump(self._alertmanager_config(receiver_url, token_file)))
-        manager = _Server("alertmanager", self.setup.binaries["alertmanager"], self.workdir)
-        self._servers.append(manager)
-        manager.start(
-            f"--config.file={am_config}",
-            f"--storage.path={self.workdir / 'alertmanager-data'}",
-            "--cluster.listen-address=",  # one node: no gossip port
+        manager = _Server(
+            "alertmanager", self.setup.binaries["alertmanager"], run_dir, self._manager_port
         )
         self.alertmanager = manager
-        prom_config = self.workdir / "prometheus.yml"
-        prom_config.write_text(
-            yaml.safe_dump(self._prometheus_config(self.pushgateway.port, manager.port))
+        manager.start(
+            f"--config.file={am_config}",
+            # Fresh per run: the notification log of an earlier run's alert (the same labels)
+            # would hold this run's back until repeat_interval.
+            f"--storage.path={run_dir / 'alertmanager-data'}",
+            "--cluster.listen-address=",  # one node: no gossip port
         )
-        prom = _Server("prometheus", self.setup.binaries["prometheus"], self.workdir)
-        self._servers.append(prom)
-        prom.start(f"--config.file={prom_config}", f"--storage.tsdb.path={self.workdir / 'tsdb'}")
-        self.prometheus = prom
+        if self._wired:
+            return
+        prom = self.prometheus
 
         def wired() -> bool:
             targets = _get(f"{prom.url}/api/v1/targets")
@@ -279,6 +305,38 @@ class AlertChain:
             )
         except TimeoutError as exc:
             raise RuntimeError(f"{exc}; see {prom.log}") from None
+        self._wired = True
+
+    def end_run(self) -> None:
+        """Stop the run's Alertmanager, wipe the Pushgateway and wait until Prometheus has
+        no active alert (a scrape and an evaluation); else stop the whole chain."""
+        import httpx
+
+        if self.alertmanager is not None:
+            self.alertmanager.stop()
+            self.alertmanager = None
+        gateway, prom = self.pushgateway, self.prometheus
+        if gateway is None or prom is None:
+            return
+        try:
+            httpx.put(f"{gateway.url}/api/v1/admin/wipe", timeout=5).raise_for_status()
+            _wait(
+                lambda: (
+                    (_get(f"{prom.url}/api/v1/alerts") or {"data": {"alerts": [0]}})["data"][
+                        "alerts"
+                    ]
+                    == []
+                ),
+                STARTUP_SECONDS,
+                "Prometheus still had active alerts after the Pushgateway was wiped",
+            )
+        except (httpx.HTTPError, TimeoutError) as exc:
+            _log.warning("drill: restarting the alert chain for the next run (%s)", exc)
+            self.stop()
+
+    def _servers(self) -> list[_Server]:
+        # Prometheus first, so it sends nothing more; then Alertmanager, then the gateway.
+        return [s for s in (self.prometheus, self.alertmanager, self.pushgateway) if s]
 
     def _prometheus_config(self, gateway_port: int, manager_port: int) -> dict[str, Any]:
         import yaml
@@ -325,12 +383,15 @@ class AlertChain:
         return list(found or [])
 
     def stop(self) -> None:
-        """Stop every process started, Prometheus first (so it sends nothing more)."""
-        for server in reversed(self._servers):
+        """Stop every process started (idempotent)."""
+        for server in self._servers():
             try:
                 server.stop()
             except Exception as exc:  # noqa: BLE001 - the others must still be stopped
                 _log.warning(
-                    "could not stop the drill's %s (%s: %s)", server.role, type(exc).__name__, exc
+                    "could not stop the drill's %s (%s: %s)",
+                    server.role,
+                    type(exc).__name__,
+                    exc,
                 )
-        self._servers.clear()
+        self.prometheus = self.alertmanager = self.pushgateway = None

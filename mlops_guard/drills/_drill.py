@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -109,7 +110,7 @@ def _alert_chain(wanted: bool, deployments: Path | None) -> tuple[ChainSetup | N
         if chain is not None:
             return chain, None
     else:
-        why = "the chain was switched off (--builtin-alerts)"
+        why = "--builtin-alerts was given"
     _log.warning("drill: rollback alerts use the built-in rule evaluator: %s", why)
     return None, why
 
@@ -135,6 +136,7 @@ def run_drills(
     ``deployments/`` next to the package) are there; else through the built-in evaluator,
     and the result says why.
     """
+    from mlops_guard.drills._chain import AlertChain
     from mlops_guard.drills._fixture import build_fixture
 
     if runs < 1:
@@ -148,29 +150,35 @@ def run_drills(
         fixture = build_fixture(workdir / "fixture", seed)
         result.fixture_seconds = fixture.seconds
     modes = [m for m, on in ((True, guard), (False, baseline)) if on]
-    chain: ChainSetup | None = None
+    setup: ChainSetup | None = None
     if guard and any(s.uses_alerts for s in instances.values()):
-        chain, result.alert_fallback = _alert_chain(alert_chain, deployments)
+        setup, result.alert_fallback = _alert_chain(alert_chain, deployments)
     try:
         for name, instance in instances.items():
             instance.setup(fixture, workdir / "services" / name)
         for name, instance in instances.items():
-            for mode in modes:
-                for i in range(1, runs + 1):
-                    label = "guard" if mode else "baseline"
-                    record = run_scenario(
-                        instance,
-                        run=i,
-                        seed=seed,
-                        guard=mode,
-                        fixture=fixture,  # type: ignore[arg-type]
-                        workdir=workdir / "runs" / f"{name}-{label}-{i}",
-                        timeout=timeout,
-                        chain=chain,
-                    )
-                    result.records.append(record)
-                    if on_record is not None:
-                        on_record(record)
+            # One chain per scenario, stopped after its runs (AlertChain: what is per run).
+            with contextlib.ExitStack() as stack:
+                chain = None
+                if setup is not None and instance.uses_alerts:
+                    chain = AlertChain(setup, workdir / "services" / name / "alerting")
+                    stack.callback(chain.stop)
+                for mode in modes:
+                    for i in range(1, runs + 1):
+                        label = "guard" if mode else "baseline"
+                        record = run_scenario(
+                            instance,
+                            run=i,
+                            seed=seed,
+                            guard=mode,
+                            fixture=fixture,  # type: ignore[arg-type]
+                            workdir=workdir / "runs" / f"{name}-{label}-{i}",
+                            timeout=timeout,
+                            chain=chain,
+                        )
+                        result.records.append(record)
+                        if on_record is not None:
+                            on_record(record)
     finally:
         for instance in instances.values():
             instance.close()

@@ -144,7 +144,7 @@ def _push_worse_than_previous(ctx: DrillContext) -> None:
     if not MetricsSink(ctx.settings, metrics).flush(flow=INFERENCE_FLOW):
         raise RuntimeError(
             f"could not push to the run's Pushgateway {ctx.settings.pushgateway_url} "
-            f"(see the warning above and {ctx.workdir / 'alerting' / 'pushgateway.log'})"
+            "(see the warning above and pushgateway.log in the scenario's alerting directory)"
         )
 
 

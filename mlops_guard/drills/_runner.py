@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from mlops_guard.drills._watch import Detection, SignalWatch
 
 if TYPE_CHECKING:
-    from mlops_guard.drills._chain import AlertChain, ChainSetup
+    from mlops_guard.drills._chain import AlertChain
     from mlops_guard.drills._fixture import Fixture
     from mlops_guard.settings import GuardSettings
 
@@ -60,8 +60,8 @@ class DrillContext:
     stack: contextlib.ExitStack
     state: dict[str, Any] = field(default_factory=dict)
     injected_at: float = 0.0
-    #: The real Prometheus chain of this run (its Pushgateway already up), or None: the
-    #: built-in rule evaluator.
+    #: The real Prometheus chain of this run (begun: its Pushgateway and Prometheus up), or
+    #: None: the built-in rule evaluator.
     chain: AlertChain | None = None
 
     def wait(self, condition: Callable[[], Any], timeout: float = TIMEOUT_SECONDS) -> Any:
@@ -210,11 +210,10 @@ def run_scenario(
     fixture: Fixture,
     workdir: Path,
     timeout: float = TIMEOUT_SECONDS,
-    chain: ChainSetup | None = None,
+    chain: AlertChain | None = None,
 ) -> RunRecord:
-    """One run of ``scenario`` in a fresh copy of ``fixture`` at ``workdir``; with ``chain``,
-    a guarded run of a scenario that ``uses_alerts`` gets its own Prometheus chain."""
-    from mlops_guard.drills._chain import AlertChain
+    """One run of ``scenario`` in a fresh copy of ``fixture`` at ``workdir``; with ``chain``
+    (the scenario's), a guarded run of a scenario that ``uses_alerts`` alerts through it."""
     from mlops_guard.drills._fixture import settings_for
     from mlops_guard.metrics import reset_metrics
 
@@ -229,15 +228,14 @@ def run_scenario(
     record = RunRecord(scenario.name, run, guard, scenario.root_cause, workdir=str(workdir))
     with contextlib.ExitStack() as stack:
         alerts: AlertChain | None = None
+        gateway: str | None = None
         try:
             if guard and scenario.uses_alerts:
                 record.alert_path = "builtin" if chain is None else "prometheus"
             if record.alert_path == "prometheus" and chain is not None:
-                alerts = AlertChain(chain, workdir / "alerting")
-                stack.callback(alerts.stop)
-                gateway = alerts.start_pushgateway()
-            else:
-                gateway = None
+                alerts = chain
+                stack.callback(chain.end_run)
+                gateway = chain.begin_run()
             settings = scenario.configure(settings_for(workdir, pushgateway_url=gateway))
         except Exception as exc:  # noqa: BLE001 - a service that did not start fails this run
             _log.exception("drill %s run %d not configured", scenario.name, run)

@@ -131,7 +131,7 @@ def _alert_line(card: dict[str, Any]) -> str | None:
     parts = [f"{_PATHS.get(path, path)} in {n} run{'s' * (n != 1)}" for path, n in paths.items()]
     line = f"Rollback alerts reached the receiver through {' and '.join(parts)}"
     if card.get("alert_fallback"):
-        line += f" (built-in because {card['alert_fallback']})"
+        line += f"; Prometheus was not used: {card['alert_fallback']}"
     return line + "."
 
 

@@ -21,7 +21,7 @@ from mlops_guard.drills import (
     scenario,
     scorecard,
 )
-from mlops_guard.drills._chain import ChainSetup, resolve_chain
+from mlops_guard.drills._chain import AlertChain, ChainSetup, resolve_chain
 from mlops_guard.drills._drill import run_drills
 from mlops_guard.runlog import read_runlog
 
@@ -35,40 +35,51 @@ def _setup() -> ChainSetup:
     return setup
 
 
-def _chain_processes(workdir: Path) -> list[str]:
-    """Command lines of live processes started for the run (their flags name its directory)."""
+def _chain_processes(directory: Path) -> list[str]:
+    """Command lines of live processes whose flags name ``directory`` (the chain's)."""
     found = []
     for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
         try:
             text = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             continue
-        if str(workdir / "alerting") in text:
+        if str(directory) in text:
             found.append(text)
     return found
 
 
 def _through_chain(
-    name: str, drill_fixture: Fixture, tmp_path: Path
-) -> tuple[RunRecord, list[dict[str, Any]]]:
-    setup = _setup()
+    name: str, drill_fixture: Fixture, tmp_path: Path, runs: int = 1
+) -> list[tuple[RunRecord, list[dict[str, Any]]]]:
+    """``runs`` guarded runs of ``name`` through one chain, as run_drills does."""
+    alerting = tmp_path / "services" / name / "alerting"
+    chain = AlertChain(_setup(), alerting)
     instance = scenario(name)
     instance.setup(drill_fixture, tmp_path / "services" / name)
-    workdir = tmp_path / f"{name}-chain"
+    found = []
     try:
-        record = run_scenario(
-            instance, run=1, seed=5, guard=True, fixture=drill_fixture, workdir=workdir, chain=setup
-        )
+        for i in range(1, runs + 1):
+            workdir = tmp_path / f"{name}-chain-{i}"
+            record = run_scenario(
+                instance,
+                run=i,
+                seed=5,
+                guard=True,
+                fixture=drill_fixture,
+                workdir=workdir,
+                chain=chain,
+            )
+            assert record.error is None, record.to_dict()
+            assert record.alert_path == "prometheus"
+            found.append((record, read_runlog(workdir / "logs" / "runlog.jsonl")))
     finally:
+        chain.stop()
         instance.close()
-    assert record.error is None, record.to_dict()
-    assert record.alert_path == "prometheus"
-    assert _chain_processes(workdir) == [], "the run left its chain running"
-    # Prometheus and Alertmanager really ran on the run's files (their logs are in it).
-    alerting = workdir / "alerting"
+    assert _chain_processes(alerting) == [], "the chain was left running"
+    # Prometheus really ran the project's rule file.
     assert "Server is ready" in (alerting / "prometheus.log").read_text()
     assert "mlops_guard.rules.yml" in (alerting / "prometheus.yml").read_text()
-    return record, read_runlog(workdir / "logs" / "runlog.jsonl")
+    return found
 
 
 def _healthy(record: RunRecord) -> None:
@@ -85,26 +96,28 @@ def _healthy(record: RunRecord) -> None:
 def test_bad_model_is_rolled_back_through_prometheus_and_alertmanager(
     drill_fixture: Fixture, tmp_path: Path
 ) -> None:
-    record, runlog = _through_chain("bad-model", drill_fixture, tmp_path)
-    _healthy(record)
-    assert record.evidence["rollbacks"] == 1
-    (moved,) = record.evidence["alias_history"]
-    assert (moved["from_version"], moved["to_version"]) == (
-        drill_fixture.challenger,
-        drill_fixture.champion,
-    )
-    # The alert came from the real rule: its summary is the rule file's template, rendered by
-    # Prometheus (the built-in evaluator's says "the version it replaced" without the number).
-    assert f"worse than v{drill_fixture.champion}, the version it replaced" in moved["reason"]
-    received = {e.get("alert_fingerprint") for e in runlog if e["event"] == "alert.received"}
-    assert len(received) == 1
-    _notified_by_alertmanager(Path(record.workdir))
+    # Two runs on one chain: the second must roll back too (nothing of the first, neither
+    # its series nor its alert, reaches it) and only once.
+    for i, (record, runlog) in enumerate(_through_chain("bad-model", drill_fixture, tmp_path, 2)):
+        _healthy(record)
+        assert record.evidence["rollbacks"] == 1
+        (moved,) = record.evidence["alias_history"]
+        assert (moved["from_version"], moved["to_version"]) == (
+            drill_fixture.challenger,
+            drill_fixture.champion,
+        )
+        # The alert came from the real rule: its summary is the rule file's template, rendered
+        # by Prometheus (the built-in evaluator's says "the version it replaced" without it).
+        assert f"worse than v{drill_fixture.champion}, the version it replaced" in moved["reason"]
+        received = {e.get("alert_fingerprint") for e in runlog if e["event"] == "alert.received"}
+        assert len(received) == 1
+        _notified_by_alertmanager(tmp_path / "services" / "bad-model" / "alerting" / f"run-{i + 1}")
 
 
 def _notified_by_alertmanager(workdir: Path) -> None:
     """Alertmanager's notification log (written on shutdown) holds the rollback receiver's
     notification of an alert labelled by Prometheus (its external label ``monitor``)."""
-    nflog = (workdir / "alerting" / "alertmanager-data" / "nflog").read_bytes()
+    nflog = (workdir / "alertmanager-data" / "nflog").read_bytes()
     assert b"mlops-guard-rollback" in nflog
     assert b'monitor="mlops-guard"' in nflog
 
@@ -114,13 +127,13 @@ def _notified_by_alertmanager(workdir: Path) -> None:
 def test_alert_storm_through_the_chain_rolls_back_once(
     drill_fixture: Fixture, tmp_path: Path
 ) -> None:
-    record, _ = _through_chain("alert-storm", drill_fixture, tmp_path)
+    ((record, _),) = _through_chain("alert-storm", drill_fixture, tmp_path)
     _healthy(record)
     assert record.detected_cause == "model_degradation"
     assert record.evidence["rollbacks"] == 1
     assert record.evidence["deliveries"] == 1000
     assert record.evidence["inbox"].get("done") == 1
-    _notified_by_alertmanager(Path(record.workdir))
+    _notified_by_alertmanager(tmp_path / "services" / "alert-storm" / "alerting" / "run-1")
 
 
 @pytest.mark.slow
