@@ -1,5 +1,5 @@
-"""The real alerting chain for a drill run: Pushgateway -> Prometheus -> Alertmanager -> the
-drill's receiver, on free 127.0.0.1 ports, in the run's own directory.
+"""The real alerting chain for a drill: Pushgateway -> Prometheus -> Alertmanager -> the
+drill's receiver, on free 127.0.0.1 ports, in the scenario's directory.
 
 Configured from the project's deployment files, changed only where a drill must:
 
@@ -14,9 +14,8 @@ Configured from the project's deployment files, changed only where a drill must:
 
 The processes serve every run of one scenario and live in the scenario's directory (see
 :class:`AlertChain` for what is per run and how one run's series and alerts are kept from the
-next). Without the binaries
-or the files, :func:`resolve_chain` says why and the drill uses the built-in evaluator
-(:class:`mlops_guard.drills._alerting.RuleEvaluator`).
+next). Without the binaries or the files, :func:`resolve_chain` says why and the drill uses
+the built-in evaluator (:class:`mlops_guard.drills._alerting.RuleEvaluator`).
 """
 
 from __future__ import annotations
