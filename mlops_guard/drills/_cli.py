@@ -61,6 +61,12 @@ def _drill(args: argparse.Namespace) -> int:
 
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
         workdir = Path(".mlops-guard") / f"drill-{stamp}"
+    deployments = Path(args.deployments).resolve() if args.deployments else None
+    if deployments is not None and not deployments.is_dir():
+        raise ConfigError(
+            f"--deployments {str(args.deployments)!r} is not a directory",
+            hint="pass the repository's deployments/ (with prometheus/ and alertmanager/)",
+        )
     from mlops_guard.drills._scorecard import render_markdown, scorecard, write_plot
 
     total = len(chosen) * args.runs * 2
@@ -73,7 +79,13 @@ def _drill(args: argparse.Namespace) -> int:
                 bar.update(task, advance=1, description=f"drill: {record.scenario} ({mode})")
 
         result = run_drills(
-            chosen, runs=args.runs, seed=args.seed, workdir=workdir.resolve(), on_record=advance
+            chosen,
+            runs=args.runs,
+            seed=args.seed,
+            workdir=workdir.resolve(),
+            on_record=advance,
+            alert_chain=not args.builtin_alerts,
+            deployments=deployments,
         )
     card = scorecard(result)
     text = render_markdown(card)
@@ -120,5 +132,17 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
     )
     drill.add_argument(
         "--workdir", metavar="DIR", help="new or empty directory for the drill's runs"
+    )
+    drill.add_argument(
+        "--deployments",
+        metavar="DIR",
+        help="deployment files for the alerting chain (prometheus/, alertmanager/; default: "
+        "the repository's deployments/ next to the package)",
+    )
+    drill.add_argument(
+        "--builtin-alerts",
+        action="store_true",
+        help="evaluate the rollback rules in the drill instead of running Prometheus, "
+        "Pushgateway and Alertmanager (used anyway when their binaries are missing)",
     )
     drill.set_defaults(handler=_drill)

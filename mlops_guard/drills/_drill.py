@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -13,6 +14,7 @@ from mlops_guard.drills._runner import TIMEOUT_SECONDS, RunRecord, Scenario, run
 from mlops_guard.errors import UsageError
 
 if TYPE_CHECKING:
+    from mlops_guard.drills._chain import ChainSetup
     from mlops_guard.drills._fixture import Fixture
 
 __all__ = ["SCENARIOS", "DrillResult", "resolve_scenarios", "run_drills", "scenario"]
@@ -93,7 +95,24 @@ class DrillResult:
     workdir: str
     records: list[RunRecord] = field(default_factory=list)
     fixture_seconds: float = 0.0
+    #: Why the built-in rule evaluator stood in for Prometheus and Alertmanager (None: the
+    #: real chain was used, or no scenario needed an alert).
+    alert_fallback: str | None = None
     seconds: float = 0.0
+
+
+def _alert_chain(wanted: bool, deployments: Path | None) -> tuple[ChainSetup | None, str | None]:
+    """The real chain, or None and why the built-in evaluator stands in (logged)."""
+    from mlops_guard.drills._chain import resolve_chain
+
+    if wanted:
+        chain, why = resolve_chain(deployments)
+        if chain is not None:
+            return chain, None
+    else:
+        why = "--builtin-alerts was given"
+    _log.warning("drill: rollback alerts use the built-in rule evaluator: %s", why)
+    return None, why
 
 
 def run_drills(
@@ -107,8 +126,17 @@ def run_drills(
     timeout: float = TIMEOUT_SECONDS,
     fixture: Fixture | None = None,
     on_record: Callable[[RunRecord], None] | None = None,
+    alert_chain: bool = True,
+    deployments: Path | None = None,
 ) -> DrillResult:
-    """Run each scenario ``runs`` times with the guard and (``baseline``) without it."""
+    """Run each scenario ``runs`` times with the guard and (``baseline``) without it.
+
+    Rollback alerts go through the real Prometheus, Pushgateway and Alertmanager when
+    ``alert_chain`` and their binaries and ``deployments`` (default: the repository's
+    ``deployments/`` next to the package) are there; else through the built-in evaluator,
+    and the result says why.
+    """
+    from mlops_guard.drills._chain import AlertChain
     from mlops_guard.drills._fixture import build_fixture
 
     if runs < 1:
@@ -122,25 +150,35 @@ def run_drills(
         fixture = build_fixture(workdir / "fixture", seed)
         result.fixture_seconds = fixture.seconds
     modes = [m for m, on in ((True, guard), (False, baseline)) if on]
+    setup: ChainSetup | None = None
+    if guard and any(s.uses_alerts for s in instances.values()):
+        setup, result.alert_fallback = _alert_chain(alert_chain, deployments)
     try:
         for name, instance in instances.items():
             instance.setup(fixture, workdir / "services" / name)
         for name, instance in instances.items():
-            for mode in modes:
-                for i in range(1, runs + 1):
-                    label = "guard" if mode else "baseline"
-                    record = run_scenario(
-                        instance,
-                        run=i,
-                        seed=seed,
-                        guard=mode,
-                        fixture=fixture,  # type: ignore[arg-type]
-                        workdir=workdir / "runs" / f"{name}-{label}-{i}",
-                        timeout=timeout,
-                    )
-                    result.records.append(record)
-                    if on_record is not None:
-                        on_record(record)
+            # One chain per scenario, stopped after its runs (AlertChain: what is per run).
+            with contextlib.ExitStack() as stack:
+                chain = None
+                if setup is not None and instance.uses_alerts:
+                    chain = AlertChain(setup, workdir / "services" / name / "alerting")
+                    stack.callback(chain.stop)
+                for mode in modes:
+                    for i in range(1, runs + 1):
+                        label = "guard" if mode else "baseline"
+                        record = run_scenario(
+                            instance,
+                            run=i,
+                            seed=seed,
+                            guard=mode,
+                            fixture=fixture,  # type: ignore[arg-type]
+                            workdir=workdir / "runs" / f"{name}-{label}-{i}",
+                            timeout=timeout,
+                            chain=chain,
+                        )
+                        result.records.append(record)
+                        if on_record is not None:
+                            on_record(record)
     finally:
         for instance in instances.values():
             instance.close()

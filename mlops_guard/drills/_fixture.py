@@ -82,11 +82,12 @@ def build_fixture(workdir: Path, seed: int = 0) -> Fixture:
     return Fixture(workdir, v1.version, v2.version, time.monotonic() - began)
 
 
-def settings_for(workdir: Path) -> GuardSettings:
+def settings_for(workdir: Path, *, pushgateway_url: str | None = None) -> GuardSettings:
     """A run's settings: its own SQLite store and metrics textfiles, whatever the environment
     says (a drill must never train, promote or roll back in a team's registry, nor push its
-    faults' metrics to a real Pushgateway)."""
+    faults' metrics to a real Pushgateway: ``pushgateway_url`` is only ever the run's own,
+    started by :class:`mlops_guard.drills._chain.AlertChain`)."""
     from mlops_guard.settings import GuardSettings
 
     store = f"sqlite:///{(workdir.resolve() / 'mlflow.db').as_posix()}"
-    return GuardSettings(workdir=workdir, tracking_uri=store, pushgateway_url=None)
+    return GuardSettings(workdir=workdir, tracking_uri=store, pushgateway_url=pushgateway_url)

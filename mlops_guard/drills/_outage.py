@@ -104,7 +104,13 @@ class MlflowServer:
 
 
 class TcpProxy:
-    """Forwards 127.0.0.1:``port`` to ``upstream``; :meth:`cut` and :meth:`restore`."""
+    """Forwards 127.0.0.1:``port`` to ``upstream``; :meth:`cut` and :meth:`restore`.
+
+    The listening socket is bound once and kept for the proxy's life: while cut, every open
+    connection is dropped and every new one is reset at once. Closing the listener instead
+    would free the port, and any outgoing connection of this host (a scrape, a retry) may get
+    it as its ephemeral source port, after which the restore cannot bind it again.
+    """
 
     def __init__(self, upstream: int) -> None:
         self.upstream = upstream
@@ -116,14 +122,6 @@ class TcpProxy:
         self._up = False
 
     def start(self) -> TcpProxy:
-        self.restore()
-        return self
-
-    def restore(self) -> None:
-        """Accept connections again (nothing to do when already up)."""
-        with self._lock:
-            if self._up:
-                return
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", self.port))
@@ -133,33 +131,43 @@ class TcpProxy:
             self._listener = sock
             self._up = True
         threading.Thread(target=self._accept, args=(sock,), daemon=True).start()
+        return self
+
+    def restore(self) -> None:
+        """Forward connections again (nothing to do when already up)."""
+        with self._lock:
+            self._up = True
 
     def cut(self) -> None:
+        """Drop every open connection and reset every new one until :meth:`restore`."""
         with self._lock:
             self._up = False
-            listener, self._listener = self._listener, None
             conns, self._open = self._open, set()
-        if listener is not None:
-            listener.close()
         for conn in conns:
-            with contextlib.suppress(OSError):
-                conn.shutdown(socket.SHUT_RDWR)
-            conn.close()
+            _drop(conn)
 
     def stop(self) -> None:
         self.cut()
+        with self._lock:
+            listener, self._listener = self._listener, None
+        if listener is not None:
+            listener.close()
 
     def _accept(self, listener: socket.socket) -> None:
         while True:
             with self._lock:
                 if self._listener is not listener:
                     return
+                up = self._up
             try:
                 client, _ = listener.accept()
             except TimeoutError:
                 continue
             except OSError:
                 return
+            if not up:
+                _drop(client)
+                continue
             try:
                 upstream = socket.create_connection(("127.0.0.1", self.upstream), timeout=5)
             except OSError:
@@ -169,7 +177,7 @@ class TcpProxy:
             client.settimeout(None)
             with self._lock:
                 if not self._up:
-                    client.close()
+                    _drop(client)
                     upstream.close()
                     continue
                 self._open.update((client, upstream))
@@ -192,3 +200,14 @@ class TcpProxy:
             with self._lock:
                 self._open.discard(source)
                 self._open.discard(target)
+
+
+def _drop(conn: socket.socket) -> None:
+    """Close with a reset (linger 0), as a partitioned peer's connection ends for the client."""
+    import struct
+
+    with contextlib.suppress(OSError):
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    with contextlib.suppress(OSError):
+        conn.shutdown(socket.SHUT_RDWR)
+    conn.close()

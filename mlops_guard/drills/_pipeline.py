@@ -98,12 +98,17 @@ def _arm_pipeline(ctx: DrillContext, *, receiver: bool = True) -> None:
 
 
 def _start_receiver(ctx: DrillContext, *, rules: bool) -> Any:
+    """The receiver, and what notifies it: with the run's chain, the real Prometheus and
+    Alertmanager (the rules always on: the scenario pushes what the pipeline would); without
+    it, and ``rules``, the built-in evaluator on the textfiles."""
     from mlops_guard.drills._alerting import Receiver, RuleEvaluator
 
     found = Receiver(ctx.settings).start()
     ctx.stack.callback(found.stop)
     ctx.state["receiver"] = found
-    if rules:
+    if ctx.chain is not None:
+        ctx.chain.start_alerting(found.url, found.token)
+    elif rules:
         evaluator = RuleEvaluator(ctx.settings, found).start()
         ctx.stack.callback(evaluator.stop)
     return found
@@ -122,6 +127,31 @@ def _retrain_and_promote(ctx: DrillContext, data: str, reason: str) -> str:
         settings=ctx.settings,
     )
     return trained.version
+
+
+def _push_worse_than_previous(ctx: DrillContext) -> None:
+    """What the inference flow pushes after a labelled batch on which the champion (the
+    released challenger) lost to the version it replaced: the gauge the
+    ``ModelWorseThanPrevious`` rule reads, in the flow's Pushgateway group."""
+    from mlops_guard.metrics import GuardMetrics, MetricsSink
+
+    metrics = GuardMetrics()
+    metrics.model_worse_than_previous.labels(
+        model=ctx.settings.model_name,
+        model_version=ctx.fixture.challenger,
+        previous_version=ctx.fixture.champion,
+    ).set(1.0)
+    if not MetricsSink(ctx.settings, metrics).flush(flow=INFERENCE_FLOW):
+        raise RuntimeError(
+            f"could not push to the run's Pushgateway {ctx.settings.pushgateway_url} "
+            "(see the warning above and pushgateway.log in the scenario's alerting directory)"
+        )
+
+
+def _chain_fingerprint(ctx: DrillContext) -> str | None:
+    """The fingerprint of the alert Alertmanager delivered (the first in the inbox)."""
+    rows = ctx.state["receiver"].app.state.store.list()
+    return str(rows[0].fingerprint) if rows else None
 
 
 def _after(ctx: DrillContext, name: str, since: float, **match: Any) -> list[Signal]:
@@ -262,6 +292,7 @@ class BadModel(Scenario):
     name = "bad-model"
     root_cause = "model_degradation"
     fault = "a worse model becomes champion"
+    uses_alerts = True
 
     def arm(self, ctx: DrillContext) -> None:
         _arm_pipeline(ctx)
@@ -519,6 +550,7 @@ class RegistryOutage(Scenario):
     name = "registry-outage"
     root_cause = "dependency_outage"
     fault = "MLflow unreachable (every connection dropped) while a rollback alert arrives"
+    uses_alerts = True
 
     def __init__(self) -> None:
         self.server: Any = None
@@ -561,6 +593,10 @@ class RegistryOutage(Scenario):
         self.proxy.cut()
         # Whatever happens in the run, the next one starts with the registry reachable.
         ctx.stack.callback(self.proxy.restore)
+        if ctx.chain is not None:
+            # The pipeline's metric, then Prometheus and Alertmanager deliver the alert.
+            _push_worse_than_previous(ctx)
+            return
         payload = _rollback_alert(ctx)
         ctx.state["fingerprint"] = payload["alerts"][0]["fingerprint"]
         receiver = ctx.state.get("receiver")
@@ -581,9 +617,12 @@ class RegistryOutage(Scenario):
         self.proxy.restore()
 
     def recovered(self, ctx: DrillContext) -> dict[str, Any] | None:
-        found = _rolled_back(
-            ctx, ctx.fixture.challenger, ctx.fixture.champion, ctx.state.get("fingerprint")
-        )
+        fingerprint = ctx.state.get("fingerprint")
+        if ctx.chain is not None:
+            fingerprint = _chain_fingerprint(ctx)
+            if fingerprint is None:
+                return None
+        found = _rolled_back(ctx, ctx.fixture.challenger, ctx.fixture.champion, fingerprint)
         if found is None or found["rollbacks"] != 1:
             return None
         counts = ctx.state["receiver"].alert_states()
@@ -595,15 +634,20 @@ class RegistryOutage(Scenario):
         return found
 
     def busy(self, ctx: DrillContext) -> bool:
-        # The receiver's processor may still be on its first attempt.
+        # The receiver's processor may still be on its first attempt; through the chain, the
+        # alert may still be on its way (a scrape and an evaluation: up to about 2 s).
         receiver = ctx.state.get("receiver")
-        return receiver is not None and receiver.app.state.store.open_count() > 0
+        if receiver is None:
+            return False
+        store = receiver.app.state.store
+        return store.open_count() > 0 or (ctx.chain is not None and not store.list())
 
 
 class AlertStorm(Scenario):
     name = "alert-storm"
     root_cause = "model_degradation"
     fault = f"the same rollback alert delivered {STORM_DELIVERIES:,} times"
+    uses_alerts = True
 
     def prepare(self, ctx: DrillContext) -> None:
         _release(ctx)
@@ -612,15 +656,37 @@ class AlertStorm(Scenario):
         _start_receiver(ctx, rules=False)
 
     def inject(self, ctx: DrillContext) -> None:
-        payload = _rollback_alert(ctx)
-        ctx.state["fingerprint"] = payload["alerts"][0]["fingerprint"]
         receiver = ctx.state.get("receiver")
         statuses: list[int] = []
         lock = threading.Lock()
+        if ctx.chain is not None and receiver is not None:
+            # The alert comes from Prometheus and Alertmanager; the storm re-delivers
+            # Alertmanager's own alert (its fingerprint and start) once it has arrived.
+            _push_worse_than_previous(ctx)
+            payload: dict[str, Any] = {}
+            arrived = threading.Event()
+
+            def first_delivery() -> None:
+                row = ctx.wait(lambda: next(iter(receiver.app.state.store.list()), None))
+                if row is not None:
+                    payload.update(_replayed(row))
+                    ctx.state["fingerprint"] = row.fingerprint
+                arrived.set()
+
+            ctx.state["watcher"] = threading.Thread(target=first_delivery, daemon=True)
+            ctx.state["watcher"].start()
+        else:
+            payload = _rollback_alert(ctx)
+            ctx.state["fingerprint"] = payload["alerts"][0]["fingerprint"]
+            arrived = threading.Event()
+            arrived.set()
 
         def deliver(count: int) -> None:
             import httpx
 
+            arrived.wait()
+            if not payload:
+                return  # Alertmanager never delivered: the run times out unrecovered
             with httpx.Client(timeout=30) as client:
                 for _ in range(count):
                     try:
@@ -647,7 +713,10 @@ class AlertStorm(Scenario):
         ctx.state["statuses"] = statuses
 
     def busy(self, ctx: DrillContext) -> bool:
-        return any(t.is_alive() for t in ctx.state.get("threads", ()))
+        watcher = ctx.state.get("watcher")
+        return (watcher is not None and watcher.is_alive()) or any(
+            t.is_alive() for t in ctx.state.get("threads", ())
+        )
 
     def recovered(self, ctx: DrillContext) -> dict[str, Any] | None:
         if self.busy(ctx):
@@ -668,6 +737,19 @@ class AlertStorm(Scenario):
         found["accepted"] = sum(1 for s in statuses if 200 <= s < 300)
         found["inbox"] = counts
         return found
+
+
+def _replayed(row: Any) -> dict[str, Any]:
+    """Alertmanager's webhook for a stored alert, as a re-delivery carries it: the same
+    labels, fingerprint and start time (the receiver's de-duplication key)."""
+    from mlops_guard.drills._alerting import alert_payload
+
+    payload = alert_payload(
+        dict(row.labels), summary=str(row.annotations.get("summary", "")), starts_at=row.starts_at
+    )
+    payload["alerts"][0]["fingerprint"] = row.fingerprint
+    payload["alerts"][0]["annotations"] = dict(row.annotations)
+    return payload
 
 
 class Clean(Scenario):

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from mlops_guard.drills._watch import Detection, SignalWatch
 
 if TYPE_CHECKING:
+    from mlops_guard.drills._chain import AlertChain
     from mlops_guard.drills._fixture import Fixture
     from mlops_guard.settings import GuardSettings
 
@@ -59,6 +60,9 @@ class DrillContext:
     stack: contextlib.ExitStack
     state: dict[str, Any] = field(default_factory=dict)
     injected_at: float = 0.0
+    #: The real Prometheus chain of this run (begun: its Pushgateway and Prometheus up), or
+    #: None: the built-in rule evaluator.
+    chain: AlertChain | None = None
 
     def wait(self, condition: Callable[[], Any], timeout: float = TIMEOUT_SECONDS) -> Any:
         """``condition()`` once it is truthy, None after ``timeout`` seconds."""
@@ -97,6 +101,9 @@ class Scenario:
     fault: str = ""
     #: Needs the fixture's MLflow store (False: the training-loop scenarios).
     needs_pipeline: bool = True
+    #: A rollback alert reaches the receiver: through Prometheus and Alertmanager when the
+    #: drill has them (:mod:`mlops_guard.drills._chain`), else the built-in evaluator.
+    uses_alerts: bool = False
 
     def prepare(self, ctx: DrillContext) -> None:
         """Bring the run to the healthy state the fault hits (both modes)."""
@@ -149,6 +156,9 @@ class RunRecord:
     false_alarms: int = 0
     alarms: list[dict[str, Any]] = field(default_factory=list)
     error: str | None = None
+    #: How the rollback alert reached the receiver: "prometheus" (the real chain) or
+    #: "builtin" (the drill's evaluator); None where no alert is involved.
+    alert_path: str | None = None
     workdir: str = ""
     seconds: float = 0.0  # the whole run: preparation, fault, recovery, teardown
 
@@ -185,6 +195,7 @@ class RunRecord:
             "false_alarms": self.false_alarms,
             "alarms": self.alarms,
             "error": self.error,
+            "alert_path": self.alert_path,
             "workdir": self.workdir,
             "seconds": round(self.seconds, 3),
         }
@@ -199,8 +210,10 @@ def run_scenario(
     fixture: Fixture,
     workdir: Path,
     timeout: float = TIMEOUT_SECONDS,
+    chain: AlertChain | None = None,
 ) -> RunRecord:
-    """One run of ``scenario`` in a fresh copy of ``fixture`` at ``workdir``."""
+    """One run of ``scenario`` in a fresh copy of ``fixture`` at ``workdir``; with ``chain``
+    (the scenario's), a guarded run of a scenario that ``uses_alerts`` alerts through it."""
     from mlops_guard.drills._fixture import settings_for
     from mlops_guard.metrics import reset_metrics
 
@@ -213,16 +226,25 @@ def run_scenario(
     reset_metrics()
     began = time.monotonic()
     record = RunRecord(scenario.name, run, guard, scenario.root_cause, workdir=str(workdir))
-    try:
-        settings = scenario.configure(settings_for(workdir))
-    except Exception as exc:  # noqa: BLE001 - a service that did not start fails this run only
-        _log.exception("drill %s run %d not configured", scenario.name, run)
-        record.error = f"{type(exc).__name__}: {exc}"[:500]
-        return record
     with contextlib.ExitStack() as stack:
+        alerts: AlertChain | None = None
+        gateway: str | None = None
+        try:
+            if guard and scenario.uses_alerts:
+                record.alert_path = "builtin" if chain is None else "prometheus"
+            if record.alert_path == "prometheus" and chain is not None:
+                alerts = chain
+                stack.callback(chain.end_run)
+                gateway = chain.begin_run()
+            settings = scenario.configure(settings_for(workdir, pushgateway_url=gateway))
+        except Exception as exc:  # noqa: BLE001 - a service that did not start fails this run
+            _log.exception("drill %s run %d not configured", scenario.name, run)
+            record.error = f"{type(exc).__name__}: {exc}"[:500]
+            record.seconds = time.monotonic() - began
+            return record
         watch = stack.enter_context(SignalWatch(settings.runlog_path))
         ctx = DrillContext(
-            scenario.name, run, seed, guard, workdir, settings, fixture, watch, stack
+            scenario.name, run, seed, guard, workdir, settings, fixture, watch, stack, chain=alerts
         )
         try:
             _drive(scenario, ctx, record, timeout)

@@ -101,18 +101,47 @@ def scorecard(result: DrillResult) -> dict[str, Any]:
         "fixture_seconds": round(result.fixture_seconds, 3),
         "seconds": round(result.seconds, 3),
         "workdir": result.workdir,
+        "alert_paths": _alert_paths(result.records),
+        "alert_fallback": result.alert_fallback,
         "records": [r.to_dict() for r in result.records],
         "study": STUDY,
     }
     return document
 
 
+def _alert_paths(records: Sequence[RunRecord]) -> dict[str, int]:
+    """Guarded runs by the path their rollback alert took ("prometheus" or "builtin")."""
+    found: dict[str, int] = {}
+    for r in records:
+        if r.alert_path is not None:
+            found[r.alert_path] = found.get(r.alert_path, 0) + 1
+    return found
+
+
+_PATHS = {
+    "prometheus": "Pushgateway -> Prometheus (1 s scrape and evaluation) -> Alertmanager",
+    "builtin": "the drill's built-in rule evaluator",
+}
+
+
+def _alert_line(card: dict[str, Any]) -> str | None:
+    paths: dict[str, int] = card.get("alert_paths") or {}
+    if not paths:
+        return None
+    parts = [f"{_PATHS.get(path, path)} in {n} run{'s' * (n != 1)}" for path, n in paths.items()]
+    line = f"Rollback alerts reached the receiver through {' and '.join(parts)}"
+    if card.get("alert_fallback"):
+        line += f"; Prometheus was not used: {card['alert_fallback']}"
+    return line + "."
+
+
 def _s(value: float | None) -> str:
     return "-" if value is None else f"{value:.1f}"
 
 
-def _share(value: float | None) -> str:
-    return "-" if value is None else f"{value:.0%}"
+def _share(value: float | None, digits: int = 0) -> str:
+    # None: no run of that mode (a drill without its baseline).
+    return "-" if value is None else f"{value:.{digits}%}"
 
 
 def _row(name: str, entry: dict[str, Any], root: str) -> str:
@@ -145,6 +174,9 @@ def render_markdown(card: dict[str, Any]) -> str:
         lines.append(_row(name, entry, entry.get("root_cause") or "-"))
     if card["scenarios"]:
         lines.append(_row("**overall**", card["overall"], "all"))
+    alerts = _alert_line(card)
+    if alerts is not None:
+        lines += ["", alerts]
     clean = card["clean"]
     if clean["runs"]:
         lines.append("")
@@ -172,7 +204,8 @@ def render_markdown(card: dict[str, Any]) -> str:
             f"{_share(overall['baseline']['root_cause_accuracy'])} | "
             f"{_share(overall['root_cause_accuracy'])} |",
             f"| uptime | {study['uptime']['without']:.0%} | {study['uptime']['with']:.0%} | "
-            f"{overall['baseline']['uptime_share']:.1%} | {overall['uptime_share']:.1%} |",
+            f"{_share(overall['baseline']['uptime_share'], 1)} | "
+            f"{_share(overall['uptime_share'], 1)} |",
         ]
     return "\n".join(lines) + "\n"
 
