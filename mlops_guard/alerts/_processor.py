@@ -28,6 +28,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -209,7 +210,8 @@ class AlertProcessor:
             return None
         self.refresh_gauge()
         try:
-            outcome = self.handler(alert)
+            with self._span(alert):
+                outcome = self.handler(alert)
         except BaseException as exc:  # the outcome of every failure is recorded
             self._failed_attempt(alert, exc)
             if not isinstance(exc, Exception):
@@ -230,6 +232,24 @@ class AlertProcessor:
             self._after(alert, outcome)
         self.refresh_gauge()
         return self.store.get(alert.id)
+
+    def _span(self, alert: StoredAlert) -> AbstractContextManager[None]:
+        """A span around one attempt at an alert's action; the registry move it makes is a
+        child span, so a trace shows the alert, the move and the host that made them."""
+        from mlops_guard.traces._spans import guard_span
+
+        return guard_span(
+            "alert.action",
+            settings=self.guard_settings,
+            attributes={
+                "mlops_guard.alertname": alert.alertname,
+                "mlops_guard.alert_fingerprint": alert.fingerprint,
+                "mlops_guard.alert_action": alert.action or "",
+                "mlops_guard.model": alert.model or "",
+                "mlops_guard.rollback_mode": self.mode,
+                "mlops_guard.attempt": str(alert.attempts),
+            },
+        )
 
     def _failed_attempt(self, alert: StoredAlert, exc: BaseException) -> None:
         error = f"{type(exc).__name__}: {exc}"

@@ -30,6 +30,7 @@ from mlops_guard.alerts import (
     StoredAlert,
     WebhookPayload,
     incident_key,
+    registry_rollback_handler,
 )
 from mlops_guard.errors import NothingToRollBack, RegistryUnavailable
 
@@ -317,3 +318,38 @@ def test_event_mode_at_the_bound_an_unrecorded_move_is_skipped(
     assert row.state == "skipped"
     assert "a move outside mlops-guard" in (row.note or "")
     assert sum(clock.sleeps) == pytest.approx(60)
+
+
+def test_an_alert_action_is_a_span_and_its_rollback_a_child_span(
+    tmp_path: Path, registered: GuardSettings, metrics: GuardMetrics
+) -> None:
+    import json
+
+    settings = AlertsSettings(rollback_mode="in_process")
+    store = _store(tmp_path / "inbox.sqlite", alert("bbbbbbbbbbbbbbb1", model_version="2"))
+    processor = AlertProcessor(
+        store,
+        registry_rollback_handler(registered, settings),
+        settings=settings,
+        guard_settings=registered,
+        metrics=metrics,
+    )
+    with store:
+        processor.run_once()
+        assert [row.state for row in store.list()] == ["done"]
+    spans = {}
+    for path in sorted((registered.workdir / "traces").glob("*.jsonl")):
+        for line in path.read_text().splitlines():
+            for resource in json.loads(line)["resourceSpans"]:
+                for scope in resource["scopeSpans"]:
+                    spans.update({span["name"]: span for span in scope["spans"]})
+    action = spans["alert.action"]
+    attributes = {a["key"]: a["value"]["stringValue"] for a in action["attributes"]}
+    assert attributes["mlops_guard.alertname"] == "ModelErrorRateHigh"
+    assert attributes["mlops_guard.alert_fingerprint"] == "bbbbbbbbbbbbbbb1"
+    assert attributes["mlops_guard.rollback_mode"] == "in_process"
+    assert attributes["mlops_guard.attempt"] == "1"
+    moves = [s for name, s in spans.items() if name != "alert.action"]
+    assert moves, spans.keys()
+    assert all(s["traceId"] == action["traceId"] for s in moves)
+    assert any(s.get("parentSpanId") == action["spanId"] for s in moves)
