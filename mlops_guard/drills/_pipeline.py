@@ -359,7 +359,8 @@ def _hang_when_started(stage: str, fd: int) -> None:
 
     def hanging(self: RunLog, event: str, level: str = "INFO", **fields: Any) -> dict[str, Any]:
         record = emit(self, event, level, **fields)
-        if event == "stage.started" and fields.get("stage") == stage:
+        # The stage's name comes from the bound context, so it is read off the record written.
+        if event == "stage.started" and record.get("stage") == stage:
             os.read(fd, 1)  # the parent never writes again: blocks until the SIGKILL
         return record
 

@@ -102,6 +102,9 @@ def test_stage_crash_is_retried_and_the_retry_succeeds(drill: Any) -> None:
     # The killed run got as far as scoring; the retry went through every stage again.
     assert starts.count("resolve_model") == 2
     assert starts.count("score") == 2
+    # The kill landed inside the first run's score stage: only the retry completed it.
+    done = [e["stage"] for e in _runlog(record) if e["event"] == "stage.completed"]
+    assert done.count("score") == 1
 
 
 def test_alert_storm_rolls_back_exactly_once(drill: Any) -> None:
